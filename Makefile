@@ -1,0 +1,103 @@
+# See https://tech.davis-hansson.com/p/make/
+SHELL := bash
+.DELETE_ON_ERROR:
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables
+MAKEFLAGS += --no-builtin-rules
+MAKEFLAGS += --no-print-directory
+
+# Pinned tool versions. Bump them here and nowhere else.
+#
+# protoc-gen-go matches google.golang.org/protobuf in go.mod (`make generate`
+# checks this). protoc-gen-go-grpc's output needs grpc >= v1.64.0
+# (SupportPackageIsVersion9). staticcheck must support the Go version in go.mod.
+# PROTOC_VERSION is the protoc the committed files were generated with; it is
+# written into their headers, so another protoc changes them by one line.
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+STATICCHECK_VERSION := v0.8.2
+PROTOC_VERSION := 3.21.12
+
+# How long `make fuzz` runs each fuzz target, and in which packages.
+FUZZTIME ?= 10s
+FUZZPKGS ?= ./...
+
+TMP := .tmp
+BIN := $(abspath $(TMP)/bin)
+EXAMPLE := testdata/example
+
+.PHONY: help
+help: ## Describe useful make targets
+	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
+
+.PHONY: test
+test: lint ## Lint, then run all tests with the race detector
+	go test -race -shuffle=on -count=1 -timeout=20m ./...
+
+.PHONY: lint
+lint: ## Check gofmt -s, go vet and staticcheck
+	@unformatted="$$(gofmt -s -l .)"; \
+	if [[ -n "$$unformatted" ]]; then \
+		echo "gofmt -s would change these files:" >&2; \
+		echo "$$unformatted" >&2; \
+		exit 1; \
+	fi
+	go vet ./...
+	go build ./$(EXAMPLE)/...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
+	@list="$$(go test -list '^Fuzz' $(FUZZPKGS))"; \
+	targets="$$(awk '/^Fuzz[A-Za-z0-9_]*$$/ { names[n++] = $$1; next } \
+		/^ok[ \t]/ { for (i = 0; i < n; i++) print $$2, names[i]; n = 0 }' <<<"$$list")"; \
+	if [[ -z "$$targets" ]]; then echo "no fuzz targets found"; exit 0; fi; \
+	while read -r pkg name; do \
+		echo "go test -run='^$$' -fuzz='^$$name\$$' -fuzztime=$(FUZZTIME) $$pkg"; \
+		go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) "$$pkg"; \
+	done <<<"$$targets"
+
+.PHONY: generate
+generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Regenerate testdata/example (needs protoc)
+	@want="$$(go list -m -f '{{.Version}}' google.golang.org/protobuf)"; \
+	if [[ "$$want" != "$(PROTOC_GEN_GO_VERSION)" ]]; then \
+		echo "go.mod has google.golang.org/protobuf $$want but PROTOC_GEN_GO_VERSION is $(PROTOC_GEN_GO_VERSION): bump it in the Makefile" >&2; \
+		exit 1; \
+	fi
+	@if ! command -v protoc >/dev/null; then \
+		if [[ "$$(id -u)" == 0 ]]; then \
+			echo "protoc not found: installing Debian's protobuf-compiler"; \
+			apt-get update -qq; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq protobuf-compiler; \
+		else \
+			echo "protoc not found: install it (Debian: sudo apt-get install -y protobuf-compiler) and rerun make generate" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@have="$$(protoc --version | awk '{print $$2}')"; \
+	if [[ "$$have" != "$(PROTOC_VERSION)" ]]; then \
+		echo "warning: protoc is $$have, the committed files were made with $(PROTOC_VERSION); their headers will change" >&2; \
+	fi
+	protoc -I $(EXAMPLE) \
+		--plugin=protoc-gen-go=$(BIN)/protoc-gen-go \
+		--plugin=protoc-gen-go-grpc=$(BIN)/protoc-gen-go-grpc \
+		--go_out=$(EXAMPLE) --go_opt=paths=source_relative \
+		--go-grpc_out=$(EXAMPLE) --go-grpc_opt=paths=source_relative \
+		$(EXAMPLE)/example.proto
+	go build ./$(EXAMPLE)/...
+
+.PHONY: clean
+clean: ## Remove the local tool directory (.tmp)
+	rm -rf $(TMP)
+
+# The plugins depend on the Makefile so that bumping a version reinstalls them.
+$(BIN)/protoc-gen-go: Makefile
+	@mkdir -p $(@D)
+	GOBIN=$(@D) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@touch $@
+
+$(BIN)/protoc-gen-go-grpc: Makefile
+	@mkdir -p $(@D)
+	GOBIN=$(@D) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	@touch $@

@@ -1,0 +1,12 @@
+module github.com/h2grpc/h2grpc
+
+go 1.26.0
+
+require (
+	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.62.0
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261019180522-ce908d29299b
+	google.golang.org/protobuf v1.36.12
+)
+
+require golang.org/x/text v0.43.0 // indirect
