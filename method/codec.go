@@ -1,0 +1,60 @@
+package method
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Codec is the seam between messages and bytes. Implementations are safe for
+// concurrent use.
+type Codec interface {
+	// Name returns the content-subtype, as in "application/grpc+proto":
+	// "proto" for protobuf.
+	Name() string
+	// Marshal appends the encoding of v to dst and returns the extended slice,
+	// so callers can marshal into pooled buffers.
+	Marshal(dst []byte, v any) ([]byte, error)
+	// Unmarshal decodes b into v. It must not keep b, or any part of it, after
+	// returning: callers recycle the buffer.
+	Unmarshal(b []byte, v any) error
+}
+
+// Proto is the protobuf codec, content-subtype "proto". Values must be
+// [proto.Message]s; anything else is an error. Unmarshal replaces the
+// message's contents and copies what it keeps out of b.
+var Proto Codec = protoCodec{}
+
+type protoCodec struct{}
+
+var _ Codec = protoCodec{}
+
+func (protoCodec) Name() string { return "proto" }
+
+func (protoCodec) Marshal(dst []byte, v any) ([]byte, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return dst, fmt.Errorf("method: proto codec: cannot marshal %T: not a proto.Message", v)
+	}
+	out, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+	if err != nil {
+		return dst, fmt.Errorf("method: proto codec: marshal %T: %w", v, err)
+	}
+	return out, nil
+}
+
+func (protoCodec) Unmarshal(b []byte, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("method: proto codec: cannot unmarshal into %T: not a proto.Message", v)
+	}
+	if !m.ProtoReflect().IsValid() {
+		return fmt.Errorf("method: proto codec: cannot unmarshal into a nil %T", v)
+	}
+	// proto.Unmarshal copies bytes and strings out of b (buffer aliasing is
+	// an option it does not set), so b may be recycled afterwards.
+	if err := proto.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("method: proto codec: unmarshal %T: %w", v, err)
+	}
+	return nil
+}
