@@ -1,0 +1,125 @@
+package connection
+
+import (
+	"context"
+	"net"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// NewClientConn starts the client side of nc: it writes the preface and
+// starts the reader. The connection runs until Close or until the server
+// or the network ends it.
+func NewClientConn(nc net.Conn, cfg Config) (*Conn, error) {
+	c := newConn(nc, cfg, false)
+	err := c.start()
+	go c.readLoop()
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewStream returns a new client stream. It waits, under ctx, for a free
+// slot when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached. The
+// stream gets its id, and the server sees it, with its first write.
+func (c *Conn) NewStream(ctx context.Context) (*Stream, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && !c.goAwayRecv && c.active >= int(c.peer.maxStreams) {
+		err := c.waitCond(ctx, func() bool {
+			return c.err != nil || c.goAwayRecv || c.active < int(c.peer.maxStreams)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := c.openErrLocked(); err != nil {
+		return nil, err
+	}
+	c.active++
+	s := c.newStream()
+	s.counted = true
+	return s, nil
+}
+
+// Usable reports whether new streams may be opened on the connection: it
+// has not ended and the server has not sent GOAWAY.
+func (c *Conn) Usable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.openErrLocked() == nil
+}
+
+// openErrLocked says why no new stream may be opened, or nil.
+func (c *Conn) openErrLocked() error {
+	switch {
+	case c.err != nil:
+		return status.Newf(status.Unavailable, "connection closed: %v", c.err)
+	case c.goAwayRecv:
+		return status.New(status.Unavailable, "connection is going away: stream not opened")
+	case c.nextID > 1<<31-1:
+		return status.New(status.Unavailable, "connection ran out of stream ids")
+	}
+	return nil
+}
+
+// openStreamLocked gives a client stream its id and puts it in the table,
+// as its first header block is about to be written; wmu and mu must be
+// held, so ids reach the wire in the order they are given.
+func (c *Conn) openStreamLocked(s *Stream) error {
+	if err := c.openErrLocked(); err != nil {
+		return err
+	}
+	s.id = c.nextID
+	c.nextID += 2
+	s.send.n = int64(c.peer.initialWindow)
+	s.recv.init(c.cfg.StreamWindow)
+	s.inTable = true
+	c.streams[s.id] = s
+	return nil
+}
+
+// onClientHeaders is a header block from the server: the response headers
+// (onResponseReceived), or the trailers (onTrailersReceived), or both in one
+// (trailers-only). Informational (1xx) blocks are skipped.
+func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
+	id := f.StreamID
+	c.mu.Lock()
+	s := c.streams[id]
+	idle := s == nil && c.isIdleLocked(id)
+	c.mu.Unlock()
+	if s == nil {
+		if idle || id%2 == 0 {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil // a stream we reset; its HPACK state is already decoded
+	}
+	var h stream.Header
+	if !c.decodeInto(f, &h) {
+		return nil
+	}
+	end := f.StreamEnded()
+	if !s.gotHeader {
+		if h.Status >= 100 && h.Status < 200 && !end {
+			return nil
+		}
+		s.gotHeader = true
+		if end {
+			c.onStreamEnded(s, &h)
+		} else {
+			s.Recv.OnHeader(&h)
+		}
+		return nil
+	}
+	if !end {
+		c.onStreamError(id, http2.ErrCodeProtocol)
+		return nil
+	}
+	c.onStreamEnded(s, &h)
+	return nil
+}

@@ -1,0 +1,80 @@
+package connection
+
+import "github.com/h2grpc/h2grpc/stream"
+
+// Defaults for Config. They favour throughput on fast links while bounding
+// what one peer can make us hold: a connection buffers at most
+// DefaultConnWindow of unread DATA, a stream at most DefaultStreamWindow
+// plus one message.
+const (
+	DefaultMaxConcurrentStreams = 1000
+	DefaultStreamWindow         = 1 << 20  // 1 MiB per stream
+	DefaultConnWindow           = 16 << 20 // 16 MiB per connection
+	DefaultMaxFrameSize         = 16 << 10 // the HTTP/2 minimum; peers rarely send larger
+	DefaultMaxHeaderListSize    = 1 << 20  // as net/http's DefaultMaxHeaderBytes
+	DefaultWriteBufferSize      = 16 << 10
+	DefaultReadBufferSize       = 16 << 10
+	DefaultMaxControlFrames     = 1000 // queued PING/SETTINGS ACKs and resets before the peer counts as flooding
+)
+
+// Config sets a connection's limits. The zero value of a field means its
+// default.
+type Config struct {
+	// MaxConcurrentStreams is how many streams the peer may open at once
+	// (SETTINGS_MAX_CONCURRENT_STREAMS). Extra streams get REFUSED_STREAM.
+	MaxConcurrentStreams uint32
+	// StreamWindow is the receive window of each stream
+	// (SETTINGS_INITIAL_WINDOW_SIZE).
+	StreamWindow int32
+	// ConnWindow is the connection's receive window.
+	ConnWindow int32
+	// MaxFrameSize is the largest frame payload the peer may send.
+	MaxFrameSize uint32
+	// MaxHeaderListSize bounds a received header block, decoded.
+	MaxHeaderListSize uint32
+	// MaxRecvMsgSize is the default receive size limit of a stream's
+	// messages; 0 means stream.DefaultMaxRecvSize.
+	MaxRecvMsgSize int
+	// WriteBufferSize and ReadBufferSize size the socket buffers.
+	WriteBufferSize int
+	ReadBufferSize  int
+	// MaxControlFrames bounds queued control frames; a peer that makes us
+	// queue more (a PING or SETTINGS flood) is disconnected with
+	// ENHANCE_YOUR_CALM.
+	MaxControlFrames int
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConcurrentStreams == 0 {
+		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	if c.StreamWindow <= 0 {
+		c.StreamWindow = DefaultStreamWindow
+	}
+	if c.ConnWindow <= 0 {
+		c.ConnWindow = DefaultConnWindow
+	}
+	if c.ConnWindow < initialWindow {
+		c.ConnWindow = initialWindow
+	}
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	c.MaxFrameSize = min(max(c.MaxFrameSize, 1<<14), 1<<24-1)
+	if c.MaxHeaderListSize == 0 {
+		c.MaxHeaderListSize = DefaultMaxHeaderListSize
+	}
+	if c.MaxRecvMsgSize <= 0 {
+		c.MaxRecvMsgSize = stream.DefaultMaxRecvSize
+	}
+	if c.WriteBufferSize <= 0 {
+		c.WriteBufferSize = DefaultWriteBufferSize
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = DefaultReadBufferSize
+	}
+	if c.MaxControlFrames <= 0 {
+		c.MaxControlFrames = DefaultMaxControlFrames
+	}
+	return c
+}

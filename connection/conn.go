@@ -1,0 +1,226 @@
+package connection
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/h2grpc/h2grpc/status"
+)
+
+// Conn is one HTTP/2 connection carrying gRPC calls, on the server or the
+// client side. All its methods are safe for concurrent use.
+type Conn struct {
+	nc     net.Conn
+	server bool
+	cfg    Config
+	handle func(*Stream) // server: runs a new stream, in its own goroutine
+
+	br *bufio.Reader
+	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder
+
+	base     context.Context // parent of server streams' contexts
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the connection has finished
+	wdone    chan struct{} // closed when the control writer has exited
+	ctrlWake chan struct{} // one token: the control queue has work
+
+	// Owned by whoever holds wmu.
+	wmu      sync.Mutex
+	wpending atomic.Int32 // writers holding or waiting for wmu
+	bw       *bufio.Writer
+	henc     *hpack.Encoder
+	hbuf     bytes.Buffer
+	werr     error  // sticky write error
+	nextID   uint32 // client: the next stream id (also under mu)
+
+	// Owned by the reader goroutine.
+	gotSettings bool
+	lastPeerID  uint32 // highest stream id the peer opened
+
+	// Owned by mu, which is never held across I/O.
+	mu          sync.Mutex
+	cond        sync.Cond // window credit, stream slots, stream count
+	streams     map[uint32]*Stream
+	active      int     // streams counted against the concurrency limit
+	send        outflow // connection-level send window
+	recv        inflow  // connection-level receive window
+	peer        peerSettings
+	ctrl        []ctrlFrame // control frames waiting for the control writer
+	ctrlSpare   []ctrlFrame
+	closeAfter  bool   // close the socket once the control queue is written
+	goAwayRecv  bool   // the peer sent GOAWAY
+	goAwayID    uint32 // the peer's last-stream-id
+	goAwaySent  bool   // we sent our final GOAWAY
+	shutdownAck chan struct{}
+	err         error // why the connection ended; nil while it runs
+}
+
+// peerSettings are the peer's SETTINGS that shape what we send.
+type peerSettings struct {
+	initialWindow     int32
+	maxFrameSize      uint32
+	maxStreams        uint32
+	maxHeaderListSize uint32 // 0: unlimited
+}
+
+var clientPreface = []byte(http2.ClientPreface)
+
+func newConn(nc net.Conn, cfg Config, server bool) *Conn {
+	cfg = cfg.withDefaults()
+	c := &Conn{
+		nc:       nc,
+		server:   server,
+		cfg:      cfg,
+		br:       bufio.NewReaderSize(nc, cfg.ReadBufferSize),
+		bw:       bufio.NewWriterSize(nc, cfg.WriteBufferSize),
+		done:     make(chan struct{}),
+		wdone:    make(chan struct{}),
+		ctrlWake: make(chan struct{}, 1),
+		streams:  make(map[uint32]*Stream),
+		peer: peerSettings{
+			initialWindow: initialWindow,
+			maxFrameSize:  1 << 14,
+			maxStreams:    1<<31 - 1, // until the peer's SETTINGS say otherwise
+		},
+	}
+	c.cond.L = &c.mu
+	c.base, c.cancel = context.WithCancel(context.Background())
+	c.fr = http2.NewFramer(c.bw, c.br)
+	c.fr.SetReuseFrames()
+	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
+	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	c.send.n = initialWindow
+	c.recv.init(initialWindow)
+	if !server {
+		c.nextID = 1
+	}
+	return c
+}
+
+// start writes our preface (the client's magic, then SETTINGS and the
+// connection window's growth) and starts the control writer.
+func (c *Conn) start() error {
+	settings := []http2.Setting{
+		{ID: http2.SettingInitialWindowSize, Val: uint32(c.cfg.StreamWindow)},
+		{ID: http2.SettingMaxFrameSize, Val: c.cfg.MaxFrameSize},
+		{ID: http2.SettingMaxHeaderListSize, Val: c.cfg.MaxHeaderListSize},
+		{ID: http2.SettingMaxConcurrentStreams, Val: c.cfg.MaxConcurrentStreams},
+	}
+	if !c.server {
+		settings = append(settings, http2.Setting{ID: http2.SettingEnablePush, Val: 0})
+	}
+	c.lockWrite()
+	if !c.server {
+		_, c.werr = c.bw.Write(clientPreface)
+	}
+	if c.werr == nil {
+		c.werr = c.fr.WriteSettings(settings...)
+	}
+	if grow := c.cfg.ConnWindow - initialWindow; grow > 0 && c.werr == nil {
+		c.werr = c.fr.WriteWindowUpdate(0, uint32(grow))
+		c.mu.Lock()
+		c.recv.avail += grow
+		c.mu.Unlock()
+	}
+	err := c.werr
+	c.unlockWrite()
+	go c.writeLoop()
+	return err
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// NetConn returns the underlying connection (for TLS state, say).
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Done is closed once the connection has finished and every stream on it
+// has been ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection finished, or nil while it runs.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection at once: streams still open end with
+// UNAVAILABLE on a client and CANCELLED on a server.
+func (c *Conn) Close() error {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = errConnClosed
+	}
+	c.mu.Unlock()
+	err := c.nc.Close()
+	<-c.done
+	return err
+}
+
+var errConnClosed = errors.New("h2grpc: connection closed")
+
+// streamEndError is the error a stream still open when the connection ends
+// finishes with.
+func (c *Conn) streamEndError(cause error) *status.Error {
+	if c.server {
+		return status.Newf(status.Canceled, "connection closed: %v", cause)
+	}
+	return status.Newf(status.Unavailable, "connection closed: %v", cause)
+}
+
+// teardown ends the connection after the reader has stopped: every stream
+// still open is ended with an error, waiters are woken, the writer stopped.
+func (c *Conn) teardown(cause error) {
+	c.mu.Lock()
+	if c.err == nil {
+		c.err = cause
+	}
+	cause = c.err
+	streams := c.streams
+	c.streams = map[uint32]*Stream{}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	c.nc.Close()
+	c.cancel()
+	serr := c.streamEndError(cause)
+	for _, s := range streams {
+		s.fail(serr)
+	}
+	<-c.wdone
+	close(c.done)
+}
+
+// waitCond waits on c.cond until ready returns true or ctx ends; it is
+// called and returns with c.mu held.
+func (c *Conn) waitCond(ctx context.Context, ready func() bool) error {
+	if ready() {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop()
+	for !ready() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		c.cond.Wait()
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package connection
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// readLoop is the reader goroutine: it reads frames and dispatches them to
+// the event handlers until the connection ends, then tears it down.
+func (c *Conn) readLoop() {
+	err := c.readFrames()
+	if ce, ok := err.(http2.ConnectionError); ok {
+		c.mu.Lock()
+		c.queueFatal(http2.ErrCode(ce), err)
+		c.mu.Unlock()
+		<-c.wdone // the control writer writes GOAWAY, then closes the socket
+	}
+	c.teardown(err)
+}
+
+func (c *Conn) readFrames() error {
+	if c.server {
+		var preface [len(http2.ClientPreface)]byte
+		if _, err := io.ReadFull(c.br, preface[:]); err != nil {
+			return err
+		}
+		if string(preface[:]) != http2.ClientPreface {
+			return fmt.Errorf("%w: bad client preface", http2.ConnectionError(http2.ErrCodeProtocol))
+		}
+	}
+	for {
+		f, err := c.fr.ReadFrame()
+		if err != nil {
+			var se http2.StreamError
+			if errors.As(err, &se) {
+				c.onStreamError(se.StreamID, se.Code)
+				continue
+			}
+			return err
+		}
+		if !c.gotSettings {
+			if sf, ok := f.(*http2.SettingsFrame); !ok || sf.IsAck() {
+				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
+			c.gotSettings = true
+		}
+		if err := c.dispatch(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Conn) dispatch(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.MetaHeadersFrame:
+		if c.server {
+			return c.onServerHeaders(f)
+		}
+		return c.onClientHeaders(f)
+	case *http2.DataFrame:
+		return c.onDataReceived(f)
+	case *http2.RSTStreamFrame:
+		return c.onStreamReset(f)
+	case *http2.SettingsFrame:
+		return c.onSettings(f)
+	case *http2.PingFrame:
+		return c.onPing(f)
+	case *http2.WindowUpdateFrame:
+		return c.onWindowUpdated(f)
+	case *http2.GoAwayFrame:
+		return c.onGoAway(f)
+	case *http2.PushPromiseFrame:
+		// We never enable push, and a client never receives one legally.
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
+		}
+		return nil
+	default:
+		return nil // unknown frame types are ignored (RFC 9113 §5.5)
+	}
+}
+
+// onStreamError answers a stream error (RFC 9113 §5.4.2) with RST_STREAM
+// and ends the stream if we know it.
+func (c *Conn) onStreamError(id uint32, code http2.ErrCode) {
+	c.mu.Lock()
+	if c.server && id%2 == 1 && id > c.lastPeerID {
+		c.lastPeerID = id // a request refused while it was being opened
+	}
+	s := c.streams[id]
+	if s != nil {
+		s.resetErr = status.Newf(status.Internal, "stream error: %v", code)
+		c.removeLocked(s)
+	}
+	c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: code})
+	c.mu.Unlock()
+	if s != nil {
+		s.endHalves(s.resetErr)
+	}
+}
+
+// isIdleLocked reports whether id names a stream that was never opened,
+// for which most frames are a connection error (RFC 9113 §5.1).
+func (c *Conn) isIdleLocked(id uint32) bool {
+	if c.server == (id%2 == 1) {
+		return id > c.lastPeerID
+	}
+	return id >= c.nextIDLocked()
+}
+
+// nextIDLocked reads the next id we would open; only the client opens
+// streams. Written under wmu and mu, so mu suffices to read it.
+func (c *Conn) nextIDLocked() uint32 {
+	if c.server {
+		return 2
+	}
+	return c.nextID
+}
+
+// onDataReceived charges DATA to both receive windows and feeds it to the
+// stream. Data nobody will read (padding, closed or broken streams) is
+// credited back at once.
+func (c *Conn) onDataReceived(f *http2.DataFrame) error {
+	id := f.StreamID
+	data := f.Data()
+	size := f.Length
+	c.mu.Lock()
+	if !c.recv.take(size) {
+		c.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeFlowControl)
+	}
+	s := c.streams[id]
+	if s == nil || s.remoteEnded {
+		idle := s == nil && c.isIdleLocked(id)
+		c.creditLocked(nil, int(size))
+		if !idle && (s != nil || c.server) {
+			// A closed stream: the peer may not have seen our reset yet
+			// (the client ignores these, the server answers them).
+			c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: http2.ErrCodeStreamClosed})
+		}
+		c.mu.Unlock()
+		if idle {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	if !s.recv.take(size) {
+		c.creditLocked(nil, int(size))
+		c.mu.Unlock()
+		c.onStreamError(id, http2.ErrCodeFlowControl)
+		return nil
+	}
+	c.mu.Unlock()
+
+	credit, _ := s.Recv.OnData(data)
+	credit += int(size) - len(data) // padding
+	if f.StreamEnded() {
+		c.onStreamEnded(s, nil)
+	}
+	if credit > 0 {
+		c.mu.Lock()
+		c.creditLocked(s, credit)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// creditLocked returns n bytes of credit from the reader: to the
+// connection, and to s while the peer still sends on it. The
+// WINDOW_UPDATEs go through the control queue. Conn.mu must be held.
+func (c *Conn) creditLocked(s *Stream, n int) {
+	if incr := c.recv.add(n); incr > 0 {
+		c.queueCtrl(ctrlFrame{kind: ctrlWindowUpdate, n: uint32(incr)})
+	}
+	if s != nil && s.inTable && !s.remoteEnded {
+		if incr := s.recv.add(n); incr > 0 {
+			c.queueCtrl(ctrlFrame{kind: ctrlWindowUpdate, stream: s.id, n: uint32(incr)})
+		}
+	}
+}
+
+// onStreamReset ends a stream the peer reset.
+func (c *Conn) onStreamReset(f *http2.RSTStreamFrame) error {
+	c.mu.Lock()
+	s := c.streams[f.StreamID]
+	if s == nil {
+		idle := c.isIdleLocked(f.StreamID)
+		c.mu.Unlock()
+		if idle {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	err := status.Newf(status.FromHTTP2ErrCode(uint32(f.ErrCode)), "stream reset by peer: %v", f.ErrCode)
+	s.resetErr = err
+	c.removeLocked(s)
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	s.endHalves(err)
+	return nil
+}
+
+// onWindowUpdated adds the peer's credit and wakes blocked senders.
+func (c *Conn) onWindowUpdated(f *http2.WindowUpdateFrame) error {
+	c.mu.Lock()
+	if f.StreamID == 0 {
+		ok := c.send.grow(int64(f.Increment))
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		if !ok {
+			return http2.ConnectionError(http2.ErrCodeFlowControl)
+		}
+		return nil
+	}
+	s := c.streams[f.StreamID]
+	if s == nil {
+		idle := c.isIdleLocked(f.StreamID)
+		c.mu.Unlock()
+		if idle {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	ok := s.send.grow(int64(f.Increment))
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if !ok {
+		c.onStreamError(f.StreamID, http2.ErrCodeFlowControl)
+	}
+	return nil
+}
+
+// onPing answers a PING; the ACK of our shutdown PING moves a graceful
+// shutdown to its second GOAWAY.
+func (c *Conn) onPing(f *http2.PingFrame) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.IsAck() {
+		if f.Data == shutdownPing && c.shutdownAck != nil {
+			close(c.shutdownAck)
+			c.shutdownAck = nil
+		}
+		return nil
+	}
+	c.queueCtrl(ctrlFrame{kind: ctrlPingAck, data: f.Data})
+	return nil
+}
+
+// onSettings applies the peer's SETTINGS and acknowledges them.
+func (c *Conn) onSettings(f *http2.SettingsFrame) error {
+	if f.IsAck() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ack := ctrlFrame{kind: ctrlSettingsAck}
+	for i := range f.NumSettings() {
+		s := f.Setting(i)
+		if err := s.Valid(); err != nil {
+			return err
+		}
+		switch s.ID {
+		case http2.SettingEnablePush:
+			if !c.server && s.Val != 0 {
+				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
+		case http2.SettingInitialWindowSize:
+			delta := int64(s.Val) - int64(c.peer.initialWindow)
+			c.peer.initialWindow = int32(s.Val)
+			for _, st := range c.streams {
+				if !st.send.grow(delta) {
+					return http2.ConnectionError(http2.ErrCodeFlowControl)
+				}
+			}
+			c.cond.Broadcast()
+		case http2.SettingMaxFrameSize:
+			c.peer.maxFrameSize = s.Val
+		case http2.SettingMaxConcurrentStreams:
+			c.peer.maxStreams = s.Val
+			c.cond.Broadcast()
+		case http2.SettingMaxHeaderListSize:
+			c.peer.maxHeaderListSize = s.Val
+		case http2.SettingHeaderTableSize:
+			// The encoder may use up to this much; the writer applies it
+			// before it acknowledges, so every later block obeys it.
+			// Stored plus one: zero means unchanged.
+			ack.n = min(s.Val, 4096) + 1
+		}
+	}
+	c.queueCtrl(ack)
+	return nil
+}
+
+// onGoAway stops new streams; streams the peer will not process (above its
+// last-stream-id) end with UNAVAILABLE and may be retried elsewhere, the
+// others finish.
+func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
+	c.mu.Lock()
+	c.goAwayRecv = true
+	c.goAwayID = f.LastStreamID
+	var refused []*Stream
+	if !c.server {
+		for id, s := range c.streams {
+			if id > f.LastStreamID {
+				refused = append(refused, s)
+			}
+		}
+	}
+	err := status.Newf(status.Unavailable, "connection going away (%v): stream not processed", f.ErrCode)
+	for _, s := range refused {
+		s.resetErr = err
+		c.removeLocked(s)
+	}
+	c.closeIfDrainedLocked()
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	for _, s := range refused {
+		s.endHalves(err)
+	}
+	return nil
+}
+
+// decodeInto decodes a header block into h, answering a malformed one with
+// a stream error; false means the block was refused.
+func (c *Conn) decodeInto(f *http2.MetaHeadersFrame, h *stream.Header) bool {
+	if f.Truncated {
+		c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
+		return false
+	}
+	if reason := decodeHeader(f.Fields, h); reason != "" {
+		c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,319 @@
+package connection
+
+import (
+	"encoding/binary"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// lockWrite takes the write side. Writers announce themselves before
+// waiting so that the one in front knows not to flush yet.
+func (c *Conn) lockWrite() {
+	c.wpending.Add(1)
+	c.wmu.Lock()
+}
+
+// unlockWrite releases the write side, flushing if no other writer is
+// waiting: the last writer of a burst flushes for all of them.
+func (c *Conn) unlockWrite() {
+	if c.wpending.Add(-1) == 0 && c.werr == nil && c.bw.Buffered() > 0 {
+		c.werr = c.bw.Flush()
+	}
+	failed := c.werr != nil
+	c.wmu.Unlock()
+	if failed {
+		// The reader will see the socket fail and tear the connection down.
+		c.nc.Close()
+	}
+}
+
+// ctrlFrame is a control frame the reader wants written.
+type ctrlFrame struct {
+	kind   ctrlKind
+	stream uint32
+	code   http2.ErrCode
+	n      uint32
+	data   [8]byte
+}
+
+type ctrlKind uint8
+
+const (
+	ctrlWindowUpdate ctrlKind = iota
+	ctrlRST
+	ctrlPing
+	ctrlPingAck
+	ctrlSettingsAck
+	ctrlGoAway
+)
+
+// queueCtrl hands a control frame to the control writer; c.mu must be held.
+// A peer that makes us queue too many (a flood) loses the connection.
+func (c *Conn) queueCtrl(f ctrlFrame) {
+	if c.closeAfter {
+		return
+	}
+	if len(c.ctrl) >= c.cfg.MaxControlFrames {
+		c.ctrl = append(c.ctrl[:0], ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: http2.ErrCodeEnhanceYourCalm})
+		c.closeAfter = true
+	} else {
+		c.ctrl = append(c.ctrl, f)
+	}
+	select {
+	case c.ctrlWake <- struct{}{}:
+	default:
+	}
+}
+
+// queueFatal queues GOAWAY with code and closes the connection once it is
+// written; c.mu must be held.
+func (c *Conn) queueFatal(code http2.ErrCode, cause error) {
+	if c.err == nil {
+		c.err = cause
+	}
+	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: code})
+	c.closeAfter = true
+}
+
+// writeLoop is the control writer: it writes what the reader queued.
+func (c *Conn) writeLoop() {
+	defer close(c.wdone)
+	for {
+		select {
+		case <-c.ctrlWake:
+		case <-c.base.Done():
+			return
+		}
+		c.lockWrite()
+		c.mu.Lock()
+		q, closeAfter := c.ctrl, c.closeAfter
+		c.ctrl, c.ctrlSpare = c.ctrlSpare[:0], q
+		c.mu.Unlock()
+		if closeAfter {
+			// A peer that stopped reading must not keep us from closing.
+			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		}
+		for i := range q {
+			if c.werr != nil {
+				break
+			}
+			c.werr = c.writeCtrl(&q[i])
+		}
+		c.unlockWrite()
+		if closeAfter {
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+func (c *Conn) writeCtrl(f *ctrlFrame) error {
+	switch f.kind {
+	case ctrlWindowUpdate:
+		return c.fr.WriteWindowUpdate(f.stream, f.n)
+	case ctrlRST:
+		return c.fr.WriteRSTStream(f.stream, f.code)
+	case ctrlPing:
+		return c.fr.WritePing(false, f.data)
+	case ctrlPingAck:
+		return c.fr.WritePing(true, f.data)
+	case ctrlSettingsAck:
+		if f.n != 0 {
+			c.henc.SetMaxDynamicTableSizeLimit(f.n - 1)
+		}
+		return c.fr.WriteSettingsAck()
+	case ctrlGoAway:
+		return c.fr.WriteGoAway(f.stream, f.code, nil)
+	}
+	return nil
+}
+
+// writeHeaderBlock encodes h and writes it as HEADERS plus CONTINUATIONs,
+// as one step under wmu so no other frame lands inside the block.
+func (c *Conn) writeHeaderBlock(id uint32, h *stream.Header, end bool, maxFrame uint32) error {
+	block := c.encodeHeader(h)
+	first := true
+	for first || len(block) > 0 {
+		frag := block[:min(len(block), int(maxFrame))]
+		block = block[len(frag):]
+		var err error
+		if first {
+			err = c.fr.WriteHeaders(http2.HeadersFrameParam{
+				StreamID: id, BlockFragment: frag, EndStream: end, EndHeaders: len(block) == 0,
+			})
+			first = false
+		} else {
+			err = c.fr.WriteContinuation(id, len(block) == 0, frag)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeDataFrame writes one DATA frame whose payload is the concatenation
+// of parts, straight into the buffered writer: the message is not copied
+// into a frame buffer first.
+func (c *Conn) writeDataFrame(id uint32, end bool, a, b []byte) error {
+	var hdr [9]byte
+	n := len(a) + len(b)
+	hdr[0], hdr[1], hdr[2] = byte(n>>16), byte(n>>8), byte(n)
+	hdr[3] = byte(http2.FrameData)
+	if end {
+		hdr[4] = byte(http2.FlagDataEndStream)
+	}
+	binary.BigEndian.PutUint32(hdr[5:], id)
+	if _, err := c.bw.Write(hdr[:]); err != nil {
+		return err
+	}
+	if _, err := c.bw.Write(a); err != nil {
+		return err
+	}
+	_, err := c.bw.Write(b)
+	return err
+}
+
+// writeBatch writes b for s; wmu must be held, and is held again on return,
+// but is let go while the batch waits for flow-control credit.
+func (c *Conn) writeBatch(s *Stream, b *stream.Batch) error {
+	if c.werr != nil {
+		return c.streamEndError(c.werr)
+	}
+	c.mu.Lock()
+	if err := s.sendErrLocked(); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	if s.id == 0 {
+		if err := c.openStreamLocked(s); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
+	maxFrame := c.peer.maxFrameSize
+	limit := c.peer.maxHeaderListSize
+	c.mu.Unlock()
+
+	dataEnd := b.End && b.Trailer == nil
+	if b.Header != nil {
+		if err := checkHeaderListSize(b.Header, limit); err != nil {
+			return err
+		}
+		if c.werr = c.writeHeaderBlock(s.id, b.Header, dataEnd && !b.HasMessage, maxFrame); c.werr != nil {
+			return c.streamEndError(c.werr)
+		}
+	}
+	if b.HasMessage {
+		prefix := b.Prefix[:]
+		if b.Raw {
+			prefix = nil
+		}
+		if err := c.writeMessage(s, prefix, b.Data, dataEnd); err != nil {
+			return err
+		}
+	} else if dataEnd && b.Header == nil {
+		if c.werr = c.writeDataFrame(s.id, true, nil, nil); c.werr != nil {
+			return c.streamEndError(c.werr)
+		}
+	}
+	if b.Trailer != nil {
+		if err := checkHeaderListSize(b.Trailer, limit); err != nil {
+			return err
+		}
+		if c.werr = c.writeHeaderBlock(s.id, b.Trailer, true, maxFrame); c.werr != nil {
+			return c.streamEndError(c.werr)
+		}
+	}
+	if b.End {
+		c.onLocalEnd(s)
+	}
+	return nil
+}
+
+// writeMessage writes prefix+data as DATA frames, as far as the windows
+// allow at a time, waiting (without wmu) for credit in between.
+func (c *Conn) writeMessage(s *Stream, prefix, data []byte, end bool) error {
+	remaining := len(prefix) + len(data)
+	for {
+		c.mu.Lock()
+		n, maxFrame, err := c.reserveLocked(s, remaining)
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if n == 0 && remaining > 0 {
+			c.unlockWrite()
+			err := c.waitCredit(s)
+			c.lockWrite()
+			if err != nil {
+				return err
+			}
+			if c.werr != nil {
+				return c.streamEndError(c.werr)
+			}
+			continue
+		}
+		for first := true; first || n > 0; first = false {
+			k := min(n, int(maxFrame))
+			a := prefix[:min(k, len(prefix))]
+			prefix = prefix[len(a):]
+			bb := data[:k-len(a)]
+			data = data[len(bb):]
+			n -= k
+			remaining -= k
+			if c.werr = c.writeDataFrame(s.id, end && remaining == 0, a, bb); c.werr != nil {
+				return c.streamEndError(c.werr)
+			}
+		}
+		if remaining == 0 {
+			return nil
+		}
+	}
+}
+
+// reserveLocked takes up to want bytes of send credit for s from both
+// windows; c.mu must be held.
+func (c *Conn) reserveLocked(s *Stream, want int) (n int, maxFrame uint32, err error) {
+	if err := s.sendErrLocked(); err != nil {
+		return 0, 0, err
+	}
+	n = int(min(int64(want), c.send.n, s.send.n))
+	if n < 0 {
+		n = 0
+	}
+	c.send.n -= int64(n)
+	s.send.n -= int64(n)
+	return n, c.peer.maxFrameSize, nil
+}
+
+// waitCredit blocks until s may send again: credit arrived, or the stream
+// or the connection ended (an error then).
+func (c *Conn) waitCredit(s *Stream) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.send.n <= 0 || s.send.n <= 0 {
+		if err := s.sendErrLocked(); err != nil {
+			return err
+		}
+		c.cond.Wait()
+	}
+	return nil
+}
+
+// checkHeaderListSize refuses a block the peer said it would not accept
+// (SETTINGS_MAX_HEADER_LIST_SIZE) before any of it is encoded.
+func checkHeaderListSize(h *stream.Header, limit uint32) error {
+	if limit == 0 {
+		return nil
+	}
+	if size := headerListSize(h); size > uint64(limit) {
+		return status.Newf(status.Internal,
+			"header list of %d bytes exceeds the peer's limit of %d", size, limit)
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+// Package connection runs one HTTP/2 connection for gRPC: the connection
+// manager of nameko-grpc, on golang.org/x/net/http2's Framer and hpack. It
+// turns frames into events on streams (onRequestReceived, onDataReceived,
+// onStreamEnded, onStreamReset, onWindowUpdated, onTrailersReceived,
+// onGoAway) and writes what streams send, with HTTP/2 flow control at both
+// levels.
+//
+// Who owns what:
+//   - The reader goroutine reads frames and dispatches them; it never writes.
+//     Frames it must answer (SETTINGS and PING ACKs, WINDOW_UPDATE for
+//     discarded data, RST_STREAM, GOAWAY) go to a bounded control queue that
+//     the control writer goroutine drains.
+//   - Writes are made by whoever holds wmu, straight to a buffered writer on
+//     the socket: the caller's goroutine when a stream sends (no hand-off per
+//     message), the control writer for queued control frames. The last
+//     writer in line flushes, so concurrent sends share one syscall and a
+//     unary call's HEADERS, DATA and trailers leave in one write.
+//   - Connection state (stream table, windows, peer settings, GOAWAY state)
+//     is owned by mu, which is never held across I/O.
+//
+// Lock order: wmu before mu; a stream's own locks are never held while
+// taking either.
+//
+// This package is the only importer of golang.org/x/net/http2 and hpack. It
+// may import stream/, status/, metadata/ and the standard library; never
+// grpc-go, server/ or client/.
+package connection

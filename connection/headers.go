@@ -1,0 +1,159 @@
+package connection
+
+import (
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http2/hpack"
+
+	"github.com/h2grpc/h2grpc/metadata"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// encodeHeader HPACK-encodes h into c.hbuf: pseudo-headers first, then the
+// gRPC headers, then metadata. wmu must be held. The block is valid until
+// the next call.
+func (c *Conn) encodeHeader(h *stream.Header) []byte {
+	c.hbuf.Reset()
+	e := c.henc
+	w := func(name, value string) {
+		if value != "" {
+			e.WriteField(hpack.HeaderField{Name: name, Value: value})
+		}
+	}
+	if h.Status != 0 {
+		w(":status", statusText(h.Status))
+	}
+	w(":method", h.Method)
+	w(":scheme", h.Scheme)
+	w(":path", h.Path)
+	w(":authority", h.Authority)
+	w("content-type", h.ContentType)
+	w("user-agent", h.UserAgent)
+	w("te", h.TE)
+	w("grpc-timeout", h.Timeout)
+	w("grpc-encoding", h.Encoding)
+	w("grpc-accept-encoding", h.AcceptEncoding)
+	w("grpc-status", h.GRPCStatus)
+	w("grpc-message", h.GRPCMessage)
+	w("grpc-status-details-bin", h.GRPCDetails)
+	for k, vs := range h.MD {
+		bin := metadata.IsBinKey(k)
+		for _, v := range vs {
+			if bin {
+				v = metadata.EncodeBin(v)
+			}
+			e.WriteField(hpack.HeaderField{Name: k, Value: v})
+		}
+	}
+	return c.hbuf.Bytes()
+}
+
+func statusText(code int) string {
+	if code == 200 {
+		return "200"
+	}
+	return strconv.Itoa(code)
+}
+
+// headerListSize is h's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it:
+// name and value lengths plus 32 per field (RFC 9113 §6.5.2).
+func headerListSize(h *stream.Header) uint64 {
+	var n uint64
+	f := func(name, value string) {
+		if value != "" {
+			n += uint64(len(name) + len(value) + 32)
+		}
+	}
+	if h.Status != 0 {
+		f(":status", "200")
+	}
+	f(":method", h.Method)
+	f(":scheme", h.Scheme)
+	f(":path", h.Path)
+	f(":authority", h.Authority)
+	f("content-type", h.ContentType)
+	f("user-agent", h.UserAgent)
+	f("te", h.TE)
+	f("grpc-timeout", h.Timeout)
+	f("grpc-encoding", h.Encoding)
+	f("grpc-accept-encoding", h.AcceptEncoding)
+	f("grpc-status", h.GRPCStatus)
+	f("grpc-message", h.GRPCMessage)
+	f("grpc-status-details-bin", h.GRPCDetails)
+	for k, vs := range h.MD {
+		for _, v := range vs {
+			if metadata.IsBinKey(k) {
+				n += uint64(len(k) + (len(v)*4+2)/3 + 32)
+			} else {
+				n += uint64(len(k) + len(v) + 32)
+			}
+		}
+	}
+	return n
+}
+
+// decodeHeader fills h from a received header block. It returns a reason
+// when the block is malformed at the HTTP/2 level (RFC 9113 §8.2), which
+// the caller answers with a stream error of type PROTOCOL_ERROR; gRPC-level
+// problems (a bad -bin value) go in h.Invalid instead.
+func decodeHeader(fields []hpack.HeaderField, h *stream.Header) (malformed string) {
+	for _, f := range fields {
+		switch f.Name {
+		case ":method":
+			h.Method = f.Value
+		case ":scheme":
+			h.Scheme = f.Value
+		case ":path":
+			h.Path = f.Value
+		case ":authority":
+			h.Authority = f.Value
+		case ":status":
+			n, err := strconv.Atoi(f.Value)
+			if err != nil || n < 100 || n > 999 {
+				return "invalid :status " + strconv.Quote(f.Value)
+			}
+			h.Status = n
+		case "content-type":
+			h.ContentType = f.Value
+		case "user-agent":
+			h.UserAgent = f.Value
+		case "te":
+			if f.Value != "trailers" {
+				return `te header other than "trailers"`
+			}
+			h.TE = f.Value
+		case "grpc-timeout":
+			h.Timeout = f.Value
+		case "grpc-encoding":
+			h.Encoding = f.Value
+		case "grpc-accept-encoding":
+			h.AcceptEncoding = f.Value
+		case "grpc-status":
+			h.GRPCStatus = f.Value
+		case "grpc-message":
+			h.GRPCMessage = f.Value
+		case "grpc-status-details-bin":
+			h.GRPCDetails = f.Value
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return "connection-specific header " + f.Name
+		default:
+			if metadata.IsReserved(f.Name) {
+				continue
+			}
+			if h.MD == nil {
+				h.MD = make(metadata.MD, 4)
+			}
+			if !metadata.IsBinKey(f.Name) {
+				h.MD[f.Name] = append(h.MD[f.Name], f.Value)
+				continue
+			}
+			vs, err := metadata.DecodeBin(f.Value)
+			if err != nil && h.Invalid == "" {
+				h.Invalid = "malformed binary metadata " + strings.Clone(f.Name) + ": " + err.Error()
+			}
+			h.MD[f.Name] = append(h.MD[f.Name], vs...)
+		}
+	}
+	return ""
+}

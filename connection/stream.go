@@ -1,0 +1,247 @@
+package connection
+
+import (
+	"context"
+
+	"golang.org/x/net/http2"
+
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// Stream is one call on a connection: its sending and receiving halves, as
+// nameko-grpc's SendStream and ReceiveStream, plus the connection's
+// bookkeeping for it (id, windows, state).
+//
+// Send is used by one goroutine at a time and Recv by one goroutine at a
+// time (they may be different); Cancel, Finish and Context by any.
+type Stream struct {
+	Send stream.SendStream
+	Recv stream.ReceiveStream
+
+	conn   *Conn
+	ctx    context.Context // server: ends when the stream is reset or the connection ends
+	cancel context.CancelCauseFunc
+
+	// id is set once: by the reader for a server stream, under wmu and mu
+	// when a client stream's first header block is written.
+	id uint32
+
+	gotHeader bool // owned by the reader: a header block has arrived
+
+	// Owned by Conn.mu.
+	send        outflow
+	recv        inflow
+	inTable     bool  // in Conn.streams, counted in Conn.active
+	counted     bool  // holds a concurrency slot
+	remoteEnded bool  // END_STREAM received
+	localEnded  bool  // END_STREAM sent
+	resetErr    error // set once the stream was reset or its connection ended
+}
+
+var (
+	_ stream.Writer = (*Stream)(nil)
+	_ stream.Flow   = (*Stream)(nil)
+)
+
+func (c *Conn) newStream() *Stream {
+	s := &Stream{conn: c}
+	s.Send.Init(s)
+	s.Recv.Init(s, c.cfg.MaxRecvMsgSize)
+	return s
+}
+
+// ID returns the stream id; 0 for a client stream that has sent nothing.
+func (s *Stream) ID() uint32 {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	return s.id
+}
+
+// Conn returns the stream's connection.
+func (s *Stream) Conn() *Conn { return s.conn }
+
+// Context returns, on the server, a context that ends when the stream is
+// reset by the peer or the connection ends (its cause says which). On the
+// client it returns nil: the caller's context governs a client stream.
+func (s *Stream) Context() context.Context { return s.ctx }
+
+// WriteBatch implements stream.Writer.
+func (s *Stream) WriteBatch(b stream.Batch) error {
+	c := s.conn
+	c.lockWrite()
+	err := c.writeBatch(s, &b)
+	c.unlockWrite()
+	return err
+}
+
+// Consumed implements stream.Flow: the application consumed n bytes, so
+// the connection (and the stream, while the peer still sends on it) get
+// that credit back.
+func (s *Stream) Consumed(n int) {
+	c := s.conn
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	connIncr := c.recv.add(n)
+	var streamIncr int32
+	if s.inTable && !s.remoteEnded {
+		streamIncr = s.recv.add(n)
+	}
+	c.mu.Unlock()
+	if connIncr == 0 && streamIncr == 0 {
+		return
+	}
+	c.lockWrite()
+	if c.werr == nil && connIncr > 0 {
+		c.werr = c.fr.WriteWindowUpdate(0, uint32(connIncr))
+	}
+	if c.werr == nil && streamIncr > 0 {
+		c.werr = c.fr.WriteWindowUpdate(s.id, uint32(streamIncr))
+	}
+	c.unlockWrite()
+}
+
+// sendErrLocked says why s can send no more, or nil; Conn.mu must be held.
+func (s *Stream) sendErrLocked() error {
+	if s.resetErr != nil {
+		return s.resetErr
+	}
+	if s.conn.err != nil {
+		return s.conn.streamEndError(s.conn.err)
+	}
+	return nil
+}
+
+// Cancel aborts the call: the peer gets RST_STREAM(CANCEL), both halves end
+// with err (Recv returns it at once; queued messages are dropped), and a
+// blocked Send returns it. It does nothing to a stream that has already
+// ended both ways.
+func (s *Stream) Cancel(err error) {
+	s.reset(http2.ErrCodeCancel, err)
+}
+
+// Finish tells the connection the call is over: a stream that has not ended
+// both ways is cancelled, and flow-control credit still held by unread
+// messages goes back to the connection. Call it once per stream, when the
+// call layer is done with it.
+func (s *Stream) Finish() {
+	s.reset(http2.ErrCodeCancel, status.New(status.Canceled, "call finished"))
+	if credit := s.Recv.Drain(errFinished); credit > 0 {
+		s.Consumed(credit)
+	}
+}
+
+var errFinished = status.New(status.Canceled, "stream finished")
+
+// reset ends s with RST_STREAM(code) unless it has already ended both ways.
+func (s *Stream) reset(code http2.ErrCode, err error) {
+	c := s.conn
+	c.lockWrite()
+	c.mu.Lock()
+	if s.resetErr != nil || (s.localEnded && s.remoteEnded) {
+		c.mu.Unlock()
+		c.unlockWrite()
+		return
+	}
+	s.resetErr = err
+	id := s.id
+	c.removeLocked(s)
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if id != 0 && c.werr == nil {
+		c.werr = c.fr.WriteRSTStream(id, code)
+	}
+	c.unlockWrite()
+	s.endHalves(err)
+	if credit := s.Recv.Drain(err); credit > 0 {
+		s.Consumed(credit)
+	}
+}
+
+// fail ends s because the peer reset it or the connection ended. Queued
+// messages stay readable: a reset after the trailers changes nothing.
+func (s *Stream) fail(err error) {
+	c := s.conn
+	c.mu.Lock()
+	if s.resetErr == nil {
+		s.resetErr = err
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	s.endHalves(err)
+}
+
+func (s *Stream) endHalves(err error) {
+	s.Recv.Close(err)
+	if s.cancel != nil {
+		s.cancel(err)
+	}
+}
+
+// removeLocked takes s out of the stream table and frees its slot; Conn.mu
+// must be held.
+func (c *Conn) removeLocked(s *Stream) {
+	if s.inTable {
+		delete(c.streams, s.id)
+		s.inTable = false
+	}
+	if s.counted {
+		s.counted = false
+		c.active--
+		c.cond.Broadcast()
+		c.closeIfDrainedLocked()
+	}
+}
+
+// closeIfDrainedLocked closes a client connection the server is sending
+// away once its last stream has ended; Conn.mu must be held.
+func (c *Conn) closeIfDrainedLocked() {
+	if c.server || !c.goAwayRecv || c.active > 0 || c.closeAfter {
+		return
+	}
+	if c.err == nil {
+		c.err = errGoneAway
+	}
+	c.closeAfter = true
+	select {
+	case c.ctrlWake <- struct{}{}:
+	default:
+	}
+}
+
+// onLocalEnd records that we sent END_STREAM on s; wmu must be held. A
+// server that ends a stream the client has not ended follows with
+// RST_STREAM(NO_ERROR), so the client stops sending (RFC 9113 §8.1).
+func (c *Conn) onLocalEnd(s *Stream) {
+	c.mu.Lock()
+	s.localEnded = true
+	rst := c.server && !s.remoteEnded && s.resetErr == nil
+	if rst {
+		s.resetErr = errFinished
+	}
+	if rst || s.remoteEnded {
+		c.removeLocked(s)
+	}
+	c.mu.Unlock()
+	if rst && c.werr == nil {
+		c.werr = c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+	}
+	if rst {
+		s.Recv.Close(errFinished)
+	}
+}
+
+// onStreamEnded records that the peer sent END_STREAM on s, with trailer
+// when it ended on a header block.
+func (c *Conn) onStreamEnded(s *Stream, trailer *stream.Header) {
+	c.mu.Lock()
+	s.remoteEnded = true
+	if s.localEnded {
+		c.removeLocked(s)
+	}
+	c.mu.Unlock()
+	s.Recv.OnEnd(trailer)
+}

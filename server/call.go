@@ -1,0 +1,192 @@
+package server
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/metadata"
+	"github.com/h2grpc/h2grpc/method"
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// Call is one server call as its handler sees it, whatever its pattern: the
+// call interface every server surface of h2grpc sits on. Its methods mirror
+// grpc-go's ServerStream.
+//
+// RecvMsg may be called by one goroutine at a time and SendMsg by one
+// goroutine at a time; they may be different goroutines. The other methods
+// are for the handler's goroutine.
+type Call struct {
+	st    *connection.Stream
+	desc  *method.Desc
+	ctx   context.Context
+	codec method.Codec
+	opts  *options
+
+	// sendMu orders the handler's sends with the status a passing deadline
+	// writes on its own.
+	sendMu  sync.Mutex
+	trailer metadata.MD
+}
+
+// Context returns the call's context: it carries the request's deadline and
+// metadata (metadata.FromIncomingContext) and ends when the client cancels,
+// the deadline passes or the connection ends.
+func (c *Call) Context() context.Context { return c.ctx }
+
+// Method returns the full method name, "/pkg.Service/Method".
+func (c *Call) Method() string { return c.desc.Path }
+
+// Desc returns what the call is.
+func (c *Call) Desc() *method.Desc { return c.desc }
+
+// Peer returns the client's address.
+func (c *Call) Peer() net.Addr { return c.st.Conn().RemoteAddr() }
+
+// RequestHeader returns the request's header block as received.
+func (c *Call) RequestHeader() *stream.Header {
+	h, _ := c.st.Recv.Header()
+	return h
+}
+
+// SetHeader adds md to the response headers, which leave with the first
+// message or the status. It fails once they have been sent.
+func (c *Call) SetHeader(md metadata.MD) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.setHeaderLocked(md)
+}
+
+func (c *Call) setHeaderLocked(md metadata.MD) error {
+	if c.st.Send.HeaderSent() {
+		return status.New(status.Internal, "transport: the stream is done or SetHeader was called after headers were sent")
+	}
+	if err := md.Validate(); err != nil {
+		return status.New(status.Internal, err.Error())
+	}
+	if len(md) > 0 {
+		h := &c.st.Send.Header
+		h.MD = metadata.Join(h.MD, md)
+	}
+	return nil
+}
+
+// SendHeader adds md to the response headers and sends them now.
+func (c *Call) SendHeader(md metadata.MD) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if err := c.setHeaderLocked(md); err != nil {
+		return err
+	}
+	return c.st.Send.SendHeader()
+}
+
+// SetTrailer adds md to the trailers sent with the status.
+func (c *Call) SetTrailer(md metadata.MD) error {
+	if err := md.Validate(); err != nil {
+		return status.New(status.Internal, err.Error())
+	}
+	c.sendMu.Lock()
+	c.trailer = metadata.Join(c.trailer, md)
+	c.sendMu.Unlock()
+	return nil
+}
+
+// RecvMsg receives the next request message into m. It returns io.EOF when
+// the client has finished sending, else the call's status as an error.
+func (c *Call) RecvMsg(m any) error {
+	msg, err := c.st.Recv.Recv()
+	if err != nil {
+		return err
+	}
+	defer msg.Release()
+	if msg.Compressed {
+		return status.New(status.Internal, "grpc: compressed flag set on a message with no grpc-encoding")
+	}
+	if err := c.codec.Unmarshal(msg.Data, m); err != nil {
+		return status.Newf(status.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}
+
+// SendMsg sends m as the next response message, with the response headers
+// if they have not been sent. It blocks while the client's flow-control
+// window is closed.
+func (c *Call) SendMsg(m any) error {
+	return c.send(m, nil)
+}
+
+// sendLast sends m together with the OK status and trailers: the whole
+// response of a unary call in one write.
+func (c *Call) sendLast(m any) error {
+	return c.send(m, c.trailerFor)
+}
+
+func (c *Call) send(m any, last func(error) stream.Header) error {
+	buf := stream.GetBuffer(512)
+	defer buf.Release()
+	data, err := c.codec.Marshal(buf.B, m)
+	if err != nil {
+		return status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
+	}
+	buf.B = data
+	if len(data) > c.opts.maxSendSize {
+		return status.Newf(status.ResourceExhausted,
+			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
+	}
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if last == nil {
+		return c.st.Send.Send(data, false)
+	}
+	tr := last(nil)
+	return c.st.Send.SendLast(data, false, &tr)
+}
+
+// recvOne receives the single request of a unary or server-streaming call:
+// zero or several messages end the call with UNIMPLEMENTED, as the gRPC
+// conformance suite expects.
+func (c *Call) recvOne(m any) error {
+	if err := c.RecvMsg(m); err != nil {
+		if err == io.EOF {
+			return status.New(status.Unimplemented, "grpc: client sent no request message for a single-request method")
+		}
+		return err
+	}
+	msg, err := c.st.Recv.Recv()
+	if err == nil {
+		msg.Release()
+		return status.New(status.Unimplemented, "grpc: client sent more than one request message for a single-request method")
+	}
+	if err != io.EOF {
+		return err
+	}
+	return nil
+}
+
+// finish writes the call's status unless the response has ended already.
+func (c *Call) finish(err error) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.st.Send.Ended() {
+		return
+	}
+	tr := c.trailerFor(err)
+	c.st.Send.Close(&tr)
+}
+
+// trailerFor builds the trailer block that carries err as the status;
+// sendMu must be held.
+func (c *Call) trailerFor(err error) stream.Header {
+	st := status.Convert(err)
+	h := stream.Header{GRPCStatus: status.WireCode(st.Code()), MD: c.trailer}
+	if st != nil {
+		h.GRPCMessage = status.EncodeMessage(st.Message())
+		h.GRPCDetails, _ = status.EncodeDetails(st)
+	}
+	return h
+}

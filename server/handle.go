@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/metadata"
+	"github.com/h2grpc/h2grpc/method"
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// startStream is called by a connection's reader for each new stream; it
+// counts the handler before starting it, so Stop can wait for every one.
+func (s *Server) startStream(st *connection.Stream) {
+	s.callWG.Add(1)
+	go s.handleStream(st)
+}
+
+// handleStream is a stream's goroutine: it checks the request is gRPC,
+// routes it and runs its handler.
+func (s *Server) handleStream(st *connection.Stream) {
+	defer s.callWG.Done()
+	defer st.Finish()
+	h, _ := st.Recv.Header()
+	if h == nil {
+		return
+	}
+	if h.Method != "POST" {
+		httpError(st, 405, "h2grpc: gRPC requires POST\n")
+		return
+	}
+	ct, ok := s.contentType(h.ContentType)
+	if !ok {
+		httpError(st, 415, "h2grpc: unsupported content-type "+h.ContentType+"\n")
+		return
+	}
+	st.Send.Header = stream.Header{Status: 200, ContentType: ct}
+
+	ctx := metadata.NewIncomingContext(st.Context(), h.MD)
+	c := &Call{st: st, ctx: ctx, codec: s.opts.codec, opts: &s.opts}
+	hd := s.lookup(h.Path)
+	if hd != nil {
+		c.desc = &hd.desc
+	} else {
+		c.desc = &method.Desc{Path: h.Path}
+	}
+	if h.Invalid != "" {
+		st.Send.Header.Status = 400
+		c.finish(status.New(status.Internal, h.Invalid))
+		return
+	}
+	if h.Timeout != "" {
+		d, err := metadata.DecodeTimeout(h.Timeout)
+		if err != nil {
+			st.Send.Header.Status = 400
+			c.finish(status.Newf(status.Internal, "malformed grpc-timeout %q: %v", h.Timeout, err))
+			return
+		}
+		var cancel context.CancelFunc
+		c.ctx, cancel = context.WithTimeout(c.ctx, d)
+		defer cancel()
+		stop := context.AfterFunc(c.ctx, c.onContextDone)
+		defer stop()
+	}
+	if hd == nil {
+		c.finish(s.unimplemented(h.Path))
+		return
+	}
+	if h.Encoding != "" && h.Encoding != "identity" {
+		st.Send.Header.AcceptEncoding = "identity"
+		c.finish(status.Newf(status.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", h.Encoding))
+		return
+	}
+	c.finish(run(hd, c))
+}
+
+// run calls the handler, turning a panic into an INTERNAL status so one bad
+// call cannot take the server down.
+func run(hd *handler, c *Call) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = status.Newf(status.Internal, "h2grpc: handler for %s panicked: %v", hd.desc.Path, r)
+		}
+	}()
+	return hd.run(c)
+}
+
+// onContextDone ends a call whose deadline passed, even if its handler
+// ignores its context: with DEADLINE_EXCEEDED when the handler is not in
+// the middle of a send, and with RST_STREAM(CANCEL) in any case.
+func (c *Call) onContextDone() {
+	if c.ctx.Err() != context.DeadlineExceeded {
+		return // the stream's own end (a reset, the connection) already did the work
+	}
+	err := status.New(status.DeadlineExceeded, "context deadline exceeded")
+	if c.sendMu.TryLock() {
+		if !c.st.Send.Ended() {
+			tr := c.trailerFor(err)
+			c.st.Send.Close(&tr)
+		}
+		c.sendMu.Unlock()
+	}
+	c.st.Cancel(err)
+}
+
+// contentType accepts application/grpc and application/grpc+<codec>, with
+// or without parameters, and returns the content-type to answer with.
+func (s *Server) contentType(ct string) (string, bool) {
+	base, _, _ := strings.Cut(ct, ";")
+	base = strings.TrimSpace(strings.ToLower(base))
+	if base == "application/grpc" {
+		return "application/grpc", true
+	}
+	sub, ok := strings.CutPrefix(base, "application/grpc+")
+	if !ok || sub != s.opts.codec.Name() {
+		return "", false
+	}
+	return "application/grpc+" + sub, true
+}
+
+// httpError answers a request that is not gRPC with a plain HTTP error.
+func httpError(st *connection.Stream, code int, body string) {
+	st.Send.Header = stream.Header{Status: code, ContentType: "text/plain; charset=utf-8"}
+	if err := st.Send.CloseWithBody([]byte(body)); err != nil {
+		st.Cancel(fmt.Errorf("h2grpc: writing HTTP %d: %w", code, err))
+	}
+}

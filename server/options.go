@@ -1,0 +1,77 @@
+package server
+
+import (
+	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/method"
+)
+
+// Option configures a Server. Names follow grpc-go's ServerOptions where
+// the meaning is the same.
+type Option interface {
+	apply(*options)
+}
+
+type options struct {
+	conn        connection.Config
+	codec       method.Codec
+	maxSendSize int
+}
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+func defaultOptions() options {
+	return options{codec: method.Proto, maxSendSize: 1<<31 - 1}
+}
+
+// MaxConcurrentStreams limits the streams each client connection may have
+// open at once (default connection.DefaultMaxConcurrentStreams).
+func MaxConcurrentStreams(n uint32) Option {
+	return optionFunc(func(o *options) { o.conn.MaxConcurrentStreams = n })
+}
+
+// MaxRecvMsgSize limits the size of a received message, after
+// decompression (default 4 MiB). Larger messages end the call with
+// RESOURCE_EXHAUSTED.
+func MaxRecvMsgSize(n int) Option {
+	return optionFunc(func(o *options) { o.conn.MaxRecvMsgSize = n })
+}
+
+// MaxSendMsgSize limits the size of a sent message (default 2 GiB - 1).
+func MaxSendMsgSize(n int) Option {
+	return optionFunc(func(o *options) { o.maxSendSize = n })
+}
+
+// InitialWindowSize sets each stream's receive window (default
+// connection.DefaultStreamWindow).
+func InitialWindowSize(n int32) Option {
+	return optionFunc(func(o *options) { o.conn.StreamWindow = n })
+}
+
+// InitialConnWindowSize sets each connection's receive window (default
+// connection.DefaultConnWindow).
+func InitialConnWindowSize(n int32) Option {
+	return optionFunc(func(o *options) { o.conn.ConnWindow = n })
+}
+
+// MaxHeaderListSize bounds a received header block (default
+// connection.DefaultMaxHeaderListSize).
+func MaxHeaderListSize(n uint32) Option {
+	return optionFunc(func(o *options) { o.conn.MaxHeaderListSize = n })
+}
+
+// WriteBufferSize sets the size of each connection's write buffer.
+func WriteBufferSize(n int) Option {
+	return optionFunc(func(o *options) { o.conn.WriteBufferSize = n })
+}
+
+// ReadBufferSize sets the size of each connection's read buffer.
+func ReadBufferSize(n int) Option {
+	return optionFunc(func(o *options) { o.conn.ReadBufferSize = n })
+}
+
+// Codec replaces the protobuf codec for every call.
+func Codec(c method.Codec) Option {
+	return optionFunc(func(o *options) { o.codec = c })
+}
