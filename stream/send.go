@@ -106,9 +106,9 @@ func (s *SendStream) send(data []byte, compressed, end bool, trailer *Header) er
 // Close ends the stream: with the trailer block (a server), or, when trailer
 // is nil, with END_STREAM alone (a client half-closing). A server that has
 // sent nothing yet sends a trailers-only response: one block holding the
-// header's :status and content-type and the trailer's fields, unless the
-// header carries metadata, which then goes in its own block first. Only the
-// first close writes anything.
+// header's :status, content-type and grpc-accept-encoding and the trailer's
+// fields, unless the header carries metadata, which then goes in its own
+// block first. Only the first close writes anything.
 func (s *SendStream) Close(trailer *Header) error {
 	if s.ended {
 		return nil
@@ -127,6 +127,7 @@ func (s *SendStream) Close(trailer *Header) error {
 		s.trailer = *trailer
 		s.trailer.Status = s.Header.Status
 		s.trailer.ContentType = s.Header.ContentType
+		s.trailer.AcceptEncoding = s.Header.AcceptEncoding
 		b.Trailer = &s.trailer
 	default:
 		if !s.headerSent {
