@@ -21,6 +21,8 @@ type CallOption interface {
 type callOptions struct {
 	maxRecvSize int
 	maxSendSize int
+	header      *metadata.MD
+	trailer     *metadata.MD
 }
 
 type callOptionFunc func(*callOptions)
@@ -37,6 +39,17 @@ func MaxCallSendMsgSize(n int) CallOption {
 	return callOptionFunc(func(o *callOptions) { o.maxSendSize = n })
 }
 
+// Header stores the response headers' metadata in *md when a unary call
+// ends (as grpc-go's grpc.Header does).
+func Header(md *metadata.MD) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.header = md })
+}
+
+// Trailer stores the trailers' metadata in *md when a unary call ends.
+func Trailer(md *metadata.MD) CallOption {
+	return callOptionFunc(func(o *callOptions) { o.trailer = md })
+}
+
 // Call is one client call, whatever its pattern: the call interface every
 // client surface of h2grpc sits on. Its methods mirror grpc-go's
 // ClientStream.
@@ -50,6 +63,7 @@ type Call struct {
 	codec   method.Codec
 	maxSend int
 	stop    func() bool // stops the context's AfterFunc
+	opts    callOptions
 
 	// Owned by the receiving goroutine.
 	checkedHeader bool
@@ -101,7 +115,7 @@ func (c *Conn) NewCall(ctx context.Context, path string, opts ...CallOption) (*C
 	if co.maxRecvSize > 0 {
 		st.Recv.SetMaxSize(co.maxRecvSize)
 	}
-	call := &Call{st: st, ctx: ctx, codec: c.opts.codec, maxSend: co.maxSendSize}
+	call := &Call{st: st, ctx: ctx, codec: c.opts.codec, maxSend: co.maxSendSize, opts: co}
 	if ctx.Done() != nil {
 		call.stop = context.AfterFunc(ctx, call.onContextDone)
 	}
@@ -214,6 +228,17 @@ func (c *Call) recvEnd() error {
 // recvOne receives the single response of a unary or client-streaming
 // call and waits for its status.
 func (c *Call) recvOne(m any) error {
+	err := c.recvOneMsg(m)
+	if c.opts.header != nil {
+		*c.opts.header, _ = c.Header()
+	}
+	if c.opts.trailer != nil {
+		*c.opts.trailer = c.Trailer()
+	}
+	return err
+}
+
+func (c *Call) recvOneMsg(m any) error {
 	if err := c.RecvMsg(m); err != nil {
 		if err == io.EOF {
 			return status.New(status.Unimplemented, "grpc: server sent no response message for a single-response method")

@@ -39,8 +39,8 @@ func (s *Server) handleStream(st *connection.Stream) {
 	}
 	st.Send.Header = stream.Header{Status: 200, ContentType: ct}
 
-	ctx := metadata.NewIncomingContext(st.Context(), h.MD)
-	c := &Call{st: st, ctx: ctx, codec: s.opts.codec, opts: &s.opts}
+	c := &Call{st: st, codec: s.opts.codec, opts: &s.opts}
+	c.ctx = context.WithValue(metadata.NewIncomingContext(st.Context(), h.MD), callKey{}, c)
 	hd := s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc

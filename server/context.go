@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+
+	"github.com/h2grpc/h2grpc/metadata"
+	"github.com/h2grpc/h2grpc/status"
+)
+
+type callKey struct{}
+
+// CallFromContext returns the call a handler's context belongs to, or nil.
+func CallFromContext(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
+
+// SetHeader adds md to the response headers of the call ctx belongs to,
+// as grpc-go's grpc.SetHeader does.
+func SetHeader(ctx context.Context, md metadata.MD) error {
+	c := CallFromContext(ctx)
+	if c == nil {
+		return errNoCall
+	}
+	return c.SetHeader(md)
+}
+
+// SendHeader adds md to the response headers and sends them now.
+func SendHeader(ctx context.Context, md metadata.MD) error {
+	c := CallFromContext(ctx)
+	if c == nil {
+		return errNoCall
+	}
+	return c.SendHeader(md)
+}
+
+// SetTrailer adds md to the trailers of the call ctx belongs to.
+func SetTrailer(ctx context.Context, md metadata.MD) error {
+	c := CallFromContext(ctx)
+	if c == nil {
+		return errNoCall
+	}
+	return c.SetTrailer(md)
+}
+
+var errNoCall = status.New(status.Internal, "h2grpc: context is not a server call's")
