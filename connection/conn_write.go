@@ -269,6 +269,15 @@ func (c *Conn) writeMessage(s *Stream, prefix, data []byte, end bool) error {
 			if c.werr = c.writeDataFrame(s.id, end && remaining == 0, a, bb); c.werr != nil {
 				return c.streamEndError(c.werr)
 			}
+			if n > 0 && c.wpending.Load() > 1 {
+				// Another writer is waiting: let its frames in between
+				// ours, so a large message does not hold up small ones.
+				c.unlockWrite()
+				c.lockWrite()
+				if c.werr != nil {
+					return c.streamEndError(c.werr)
+				}
+			}
 		}
 		if remaining == 0 {
 			return nil
