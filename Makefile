@@ -101,3 +101,14 @@ $(BIN)/protoc-gen-go-grpc: Makefile
 	@mkdir -p $(@D)
 	GOBIN=$(@D) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	@touch $@
+
+# benchstat for `make bench`. golang.org/x/perf has no release tags, so this
+# is a pseudo-version: what `go list -m golang.org/x/perf@latest` answered
+# when it was pinned. Bump it here.
+BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+
+.PHONY: bench
+bench: ## Run the Go benchmarks, h2grpc and grpc-go side by side
+	@mkdir -p $(TMP)
+	go test -run='^$$' -bench=. -benchmem -count=5 ./benchmark/ | tee $(TMP)/bench.txt
+	go run golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) $(TMP)/bench.txt
