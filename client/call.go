@@ -155,7 +155,7 @@ func (c *Call) send(m any, last bool) error {
 	if c.st.Send.Ended() {
 		return status.New(status.Internal, "grpc: SendMsg called after CloseSend")
 	}
-	buf := stream.GetBuffer(512)
+	buf := stream.GetBuffer(method.SizeHint(c.codec, m, 512))
 	defer buf.Release()
 	data, err := c.codec.Marshal(buf.B, m)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
 )
 
 // Conn is one HTTP/2 connection carrying gRPC calls, on the server or the
@@ -38,8 +39,9 @@ type Conn struct {
 	bw       *bufio.Writer
 	henc     *hpack.Encoder
 	hbuf     bytes.Buffer
-	werr     error  // sticky write error
-	nextID   uint32 // client: the next stream id (also under mu)
+	werr     error                      // sticky write error
+	fhdr     [9 + stream.PrefixLen]byte // DATA frame header (+ message prefix) scratch
+	nextID   uint32                     // client: the next stream id (also under mu)
 
 	// Owned by the reader goroutine.
 	gotSettings bool

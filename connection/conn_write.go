@@ -156,31 +156,27 @@ func (c *Conn) writeHeaderBlock(id uint32, h *stream.Header, end bool, maxFrame 
 	return nil
 }
 
-// writeDataFrame writes one DATA frame whose payload is the concatenation
-// of parts, straight into the buffered writer: the message is not copied
-// into a frame buffer first.
-func (c *Conn) writeDataFrame(id uint32, end bool, a, b []byte) error {
-	var hdr [9]byte
-	n := len(a) + len(b)
-	hdr[0], hdr[1], hdr[2] = byte(n>>16), byte(n>>8), byte(n)
-	hdr[3] = byte(http2.FrameData)
+// writeDataFrame writes one DATA frame carrying pfx (part of a message
+// prefix, copied next to the frame header) then data, straight into the
+// buffered writer: the message is not copied into a frame buffer first.
+func (c *Conn) writeDataFrame(id uint32, end bool, pfx, data []byte) error {
+	n := len(pfx) + len(data)
+	h := append(c.fhdr[:0], byte(n>>16), byte(n>>8), byte(n), byte(http2.FrameData), 0, 0, 0, 0, 0)
 	if end {
-		hdr[4] = byte(http2.FlagDataEndStream)
+		h[4] = byte(http2.FlagDataEndStream)
 	}
-	binary.BigEndian.PutUint32(hdr[5:], id)
-	if _, err := c.bw.Write(hdr[:]); err != nil {
+	binary.BigEndian.PutUint32(h[5:], id)
+	h = append(h, pfx...)
+	if _, err := c.bw.Write(h); err != nil {
 		return err
 	}
-	if _, err := c.bw.Write(a); err != nil {
-		return err
-	}
-	_, err := c.bw.Write(b)
+	_, err := c.bw.Write(data)
 	return err
 }
 
 // writeBatch writes b for s; wmu must be held, and is held again on return,
 // but is let go while the batch waits for flow-control credit.
-func (c *Conn) writeBatch(s *Stream, b *stream.Batch) error {
+func (c *Conn) writeBatch(s *Stream, b stream.Batch) error {
 	if c.werr != nil {
 		return c.streamEndError(c.werr)
 	}
@@ -189,31 +185,37 @@ func (c *Conn) writeBatch(s *Stream, b *stream.Batch) error {
 		c.mu.Unlock()
 		return err
 	}
+	maxFrame := c.peer.maxFrameSize
+	limit := c.peer.maxHeaderListSize
+	if b.Header != nil {
+		// Checked before a client stream takes its id: a refused block
+		// must not leave an id the peer never saw (a later RST_STREAM on
+		// it would be a connection error).
+		if err := checkHeaderListSize(b.Header, limit); err != nil {
+			c.mu.Unlock()
+			return err
+		}
+	}
 	if s.id == 0 {
 		if err := c.openStreamLocked(s); err != nil {
 			c.mu.Unlock()
 			return err
 		}
 	}
-	maxFrame := c.peer.maxFrameSize
-	limit := c.peer.maxHeaderListSize
 	c.mu.Unlock()
 
 	dataEnd := b.End && b.Trailer == nil
 	if b.Header != nil {
-		if err := checkHeaderListSize(b.Header, limit); err != nil {
-			return err
-		}
 		if c.werr = c.writeHeaderBlock(s.id, b.Header, dataEnd && !b.HasMessage, maxFrame); c.werr != nil {
 			return c.streamEndError(c.werr)
 		}
 	}
 	if b.HasMessage {
-		prefix := b.Prefix[:]
+		plen := stream.PrefixLen
 		if b.Raw {
-			prefix = nil
+			plen = 0
 		}
-		if err := c.writeMessage(s, prefix, b.Data, dataEnd); err != nil {
+		if err := c.writeMessage(s, b.Prefix, plen, b.Data, dataEnd); err != nil {
 			return err
 		}
 	} else if dataEnd && b.Header == nil {
@@ -235,9 +237,11 @@ func (c *Conn) writeBatch(s *Stream, b *stream.Batch) error {
 	return nil
 }
 
-// writeMessage writes prefix+data as DATA frames, as far as the windows
-// allow at a time, waiting (without wmu) for credit in between.
-func (c *Conn) writeMessage(s *Stream, prefix, data []byte, end bool) error {
+// writeMessage writes the first plen bytes of prefix, then data, as DATA
+// frames, as far as the windows allow at a time, waiting (without wmu) for
+// credit in between. The prefix travels by value so it never escapes.
+func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, data []byte, end bool) error {
+	prefix := pfx[:plen]
 	remaining := len(prefix) + len(data)
 	for {
 		c.mu.Lock()

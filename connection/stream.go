@@ -70,7 +70,7 @@ func (s *Stream) Context() context.Context { return s.ctx }
 func (s *Stream) WriteBatch(b stream.Batch) error {
 	c := s.conn
 	c.lockWrite()
-	err := c.writeBatch(s, &b)
+	err := c.writeBatch(s, b)
 	c.unlockWrite()
 	return err
 }
@@ -128,12 +128,14 @@ func (s *Stream) Cancel(err error) {
 // messages goes back to the connection. Call it once per stream, when the
 // call layer is done with it.
 func (s *Stream) Finish() {
-	s.reset(http2.ErrCodeCancel, status.New(status.Canceled, "call finished"))
+	s.reset(http2.ErrCodeCancel, errFinished)
 	if credit := s.Recv.Drain(errFinished); credit > 0 {
 		s.Consumed(credit)
 	}
 }
 
+// errFinished ends whatever is left of a stream whose call is over; one
+// value for all, so finishing a call allocates nothing.
 var errFinished = status.New(status.Canceled, "stream finished")
 
 // reset ends s with RST_STREAM(code) unless it has already ended both ways.

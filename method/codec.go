@@ -27,7 +27,34 @@ var Proto Codec = protoCodec{}
 
 type protoCodec struct{}
 
-var _ Codec = protoCodec{}
+var (
+	_ Codec = protoCodec{}
+	_ Sizer = protoCodec{}
+)
+
+// Sizer is what a Codec may add to say how large v's encoding will be, so
+// callers can take a buffer of the right size from a pool instead of
+// growing one while marshalling.
+type Sizer interface {
+	Size(v any) int
+}
+
+// SizeHint returns c's estimate of v's encoded size when c is a Sizer, else
+// fallback.
+func SizeHint(c Codec, v any, fallback int) int {
+	if s, ok := c.(Sizer); ok {
+		return s.Size(v)
+	}
+	return fallback
+}
+
+// Size returns the encoded size of v, or 0 when v is not a proto.Message.
+func (protoCodec) Size(v any) int {
+	if m, ok := v.(proto.Message); ok {
+		return proto.Size(m)
+	}
+	return 0
+}
 
 func (protoCodec) Name() string { return "proto" }
 

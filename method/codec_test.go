@@ -172,3 +172,19 @@ func BenchmarkProtoMarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestProtoSizeHint(t *testing.T) {
+	m := wrapperspb.String("sized")
+	want := proto.Size(m)
+	if got := method.SizeHint(method.Proto, m, 512); got != want {
+		t.Fatalf("SizeHint = %d, want proto.Size %d", got, want)
+	}
+	if got := method.SizeHint(method.Proto, "not a message", 512); got != 0 {
+		t.Fatalf("SizeHint of a non-message = %d, want 0", got)
+	}
+	if got := method.SizeHint(noSizer{}, m, 512); got != 512 {
+		t.Fatalf("SizeHint of a codec without Size = %d, want the fallback 512", got)
+	}
+}
+
+type noSizer struct{ method.Codec }

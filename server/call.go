@@ -127,7 +127,7 @@ func (c *Call) sendLast(m any) error {
 }
 
 func (c *Call) send(m any, last func(error) stream.Header) error {
-	buf := stream.GetBuffer(512)
+	buf := stream.GetBuffer(method.SizeHint(c.codec, m, 512))
 	defer buf.Release()
 	data, err := c.codec.Marshal(buf.B, m)
 	if err != nil {

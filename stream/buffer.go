@@ -36,10 +36,12 @@ func getBuffer(n int) *[]byte {
 	return &b
 }
 
-// putBuffer returns b to its pool; buffers of a foreign size are dropped.
+// putBuffer returns b to the pool of the largest class it can serve, so a
+// buffer that append grew past its class still comes back; buffers under
+// the smallest class or over the largest are dropped.
 func putBuffer(b *[]byte) {
-	c := class(cap(*b))
-	if c >= len(pools) || cap(*b) != 1<<(c+minClassShift) {
+	c := bits.Len(uint(cap(*b))) - 1 - minClassShift
+	if c < 0 || c >= len(pools) {
 		return
 	}
 	*b = (*b)[:cap(*b)]
@@ -62,8 +64,7 @@ func GetBuffer(sizeHint int) Buffer {
 }
 
 // Release hands the buffer back to the pool. If B grew beyond the pooled
-// array (append reallocated), the larger array is pooled instead when its
-// size fits a class.
+// array (append reallocated), the larger array is pooled instead.
 func (b *Buffer) Release() {
 	if b.ptr == nil {
 		return
