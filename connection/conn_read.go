@@ -141,7 +141,7 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	if s == nil || s.remoteEnded {
 		idle := s == nil && c.isIdleLocked(id)
 		c.creditLocked(nil, int(size))
-		if !idle && (s != nil || c.server) {
+		if s == nil && !idle && c.server {
 			// A closed stream: the peer may not have seen our reset yet
 			// (the client ignores these, the server answers them).
 			c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: http2.ErrCodeStreamClosed})
@@ -149,6 +149,11 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 		c.mu.Unlock()
 		if idle {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		if s != nil {
+			// DATA after END_STREAM (RFC 9113 §6.1): reset the stream and
+			// end it here too, so that nothing more is sent on it.
+			c.onStreamError(id, http2.ErrCodeStreamClosed)
 		}
 		return nil
 	}

@@ -34,10 +34,12 @@ func (f *inflow) take(n uint32) bool {
 // add returns n consumed bytes to the window and says how much to announce
 // now: nothing until the unsent credit is worth a frame and at least what
 // the peer still has, so a busy stream sends few WINDOW_UPDATEs and the
-// peer is never left waiting on a closed window.
+// peer is never left waiting on a closed window. Once the peer has no window
+// left, any credit is announced: a window smaller than minRefresh would
+// otherwise never reopen.
 func (f *inflow) add(n int) int32 {
 	unsent := int64(f.unsent) + int64(n)
-	if unsent < minRefresh || unsent < int64(f.avail) {
+	if unsent < int64(f.avail) || (unsent < minRefresh && f.avail > 0) {
 		f.unsent = int32(min(unsent, maxWindow))
 		return 0
 	}
