@@ -259,3 +259,33 @@ func TestClientTrailersOnly(t *testing.T) {
 		}
 	})
 }
+
+// A response's DATA before its HEADERS is malformed: the stream is reset
+// with PROTOCOL_ERROR and the call fails, the connection stays up.
+func TestClientDataBeforeHeaders(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		cl := startClient(t, ctx, connection.Config{})
+		p := cl.peer
+		p.Handshake()
+		st := cl.newCall(t, ctx)
+		st.Send.SendLast(nil, false, nil)
+		p.Expect(http2.FrameHeaders, 1)
+		p.Expect(http2.FrameData, 1)
+		p.WriteData(1, false, h2test.Message([]byte("early")))
+		if f := p.Expect(http2.FrameRSTStream, 1); f.ErrCode != http2.ErrCodeProtocol {
+			t.Fatalf("got %v, want RST_STREAM(PROTOCOL_ERROR)", f)
+		}
+		if err := recvNow(t, st); status.CodeOf(err) != status.Internal {
+			t.Fatalf("Recv = %v, want INTERNAL", err)
+		}
+		// Another stream on the same connection still works.
+		st2 := cl.newCall(t, ctx)
+		st2.Send.SendLast(nil, false, nil)
+		p.Expect(http2.FrameHeaders, 3)
+		p.Expect(http2.FrameData, 3)
+		p.WriteHeaders(3, true, h2test.ResponseFields(h2test.TrailerFields("0")...))
+		if err := recvNow(t, st2); err != io.EOF {
+			t.Fatalf("second stream: Recv = %v, want io.EOF", err)
+		}
+	})
+}

@@ -45,7 +45,9 @@ type Conn struct {
 
 	// Owned by the reader goroutine.
 	gotSettings bool
-	lastPeerID  uint32 // highest stream id the peer opened
+
+	// Written by the reader under mu; read under mu.
+	lastPeerID uint32 // highest stream id the peer opened
 
 	// Owned by mu, which is never held across I/O.
 	mu          sync.Mutex
@@ -161,7 +163,9 @@ func (c *Conn) Err() error {
 }
 
 // Close closes the connection at once: streams still open end with
-// UNAVAILABLE on a client and CANCELLED on a server.
+// UNAVAILABLE on a client and CANCELLED on a server. It returns once the
+// connection has finished, so on a server Conn it must follow Serve (in
+// another goroutine), which is what finishes it.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.err == nil {

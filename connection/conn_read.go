@@ -15,7 +15,8 @@ import (
 // the event handlers until the connection ends, then tears it down.
 func (c *Conn) readLoop() {
 	err := c.readFrames()
-	if ce, ok := err.(http2.ConnectionError); ok {
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
 		c.mu.Lock()
 		c.queueFatal(http2.ErrCode(ce), err)
 		c.mu.Unlock()
@@ -161,6 +162,13 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 		c.creditLocked(nil, int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeFlowControl)
+		return nil
+	}
+	if !c.server && !s.gotHeader {
+		// A response's DATA before its HEADERS is malformed (RFC 9113 §8.1).
+		c.creditLocked(nil, int(size))
+		c.mu.Unlock()
+		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil
 	}
 	c.mu.Unlock()

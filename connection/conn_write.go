@@ -2,6 +2,7 @@ package connection
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -276,7 +277,10 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 			if n > 0 && c.wpending.Load() > 1 {
 				// Another writer is waiting: let its frames in between
 				// ours, so a large message does not hold up small ones.
+				// sync.Mutex does not hand over to a waiter, so step
+				// aside (Gosched) or we would just take it back.
 				c.unlockWrite()
+				runtime.Gosched()
 				c.lockWrite()
 				if c.werr != nil {
 					return c.streamEndError(c.werr)

@@ -19,10 +19,16 @@ var shutdownPing = [8]byte{'h', '2', 'g', 'r', 'p', 'c', 's', 'd'}
 // ctx's error if it had to cancel streams.
 func (c *Conn) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
-	if c.err != nil || c.goAwaySent {
+	if c.err != nil || c.goAwaySent || c.shutdownAck != nil {
+		// Ended or shutting down already: wait for that to finish, or
+		// for ctx, whichever comes first.
 		c.mu.Unlock()
-		<-c.done
-		return nil
+		select {
+		case <-c.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ack := make(chan struct{})
 	c.shutdownAck = ack

@@ -407,3 +407,31 @@ func TestServerShutdown(t *testing.T) {
 		}
 	})
 }
+
+// Two Shutdowns at once: both return once the connection has finished,
+// and the second does not disturb the first's two GOAWAYs.
+func TestServerShutdownTwice(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		s := startServer(t, ctx, connection.Config{}, func(st *connection.Stream) {})
+		p := s.peer
+		p.Handshake()
+		shut := make(chan error, 2)
+		go func() { shut <- s.conn.Shutdown(ctx) }()
+		fs := idle(p)
+		if len(fs) != 2 || fs[1].Type != http2.FramePing {
+			t.Fatalf("first Shutdown wrote %v, want GOAWAY and PING", fs)
+		}
+		go func() { shut <- s.conn.Shutdown(ctx) }()
+		expectNone(t, p)
+		p.WritePing(true, fs[1].Ping)
+		fs = p.WaitClosed()
+		if len(fs) != 1 || fs[0].Type != http2.FrameGoAway || fs[0].LastStreamID != 0 {
+			t.Errorf("after the ACK: %v, want GOAWAY(0) then close", fs)
+		}
+		for range 2 {
+			if err := <-shut; err != nil {
+				t.Errorf("Shutdown = %v", err)
+			}
+		}
+	})
+}

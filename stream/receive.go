@@ -89,8 +89,9 @@ func (r *ReceiveStream) OnHeader(h *Header) {
 // OnData feeds a DATA payload. It returns the credit to give back at once:
 // bytes that went into a message nobody is queued ahead of, and bytes that
 // were discarded because the stream is closed or broken. A malformed or
-// oversized message closes the stream with its status; the connection
-// should then reset the stream.
+// oversized message closes the stream with its status (also returned);
+// the stream is not reset here, because the call layer still answers with
+// that status (a server's RESOURCE_EXHAUSTED) or resets it (a client).
 func (r *ReceiveStream) OnData(p []byte) (credit int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
