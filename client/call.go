@@ -189,13 +189,17 @@ func (c *Call) RecvMsg(m any) error {
 	if c.done {
 		return c.endErr()
 	}
+	// The header is checked after Recv, when it has arrived anyway (it
+	// comes first): waiting for it separately would park and wake this
+	// goroutine once more per call.
+	msg, err := c.st.Recv.Recv()
 	if !c.checkedHeader {
 		c.checkedHeader = true
-		if err := c.checkHeader(); err != nil {
-			return c.fail(err)
+		if herr := c.checkHeader(); herr != nil {
+			msg.Release()
+			return c.fail(herr)
 		}
 	}
-	msg, err := c.st.Recv.Recv()
 	if err != nil {
 		c.finish(err)
 		return c.endErr()

@@ -54,6 +54,11 @@ type ReceiveStream struct {
 	hasHeader  bool
 	hasTrailer bool
 
+	// What waiters wait for, so the reader wakes nobody needlessly: each
+	// wake-up of a parked goroutine costs a scheduler round trip.
+	waitMsg    bool
+	waitHeader bool
+
 	closed bool
 	err    error // io.EOF for a clean end
 }
@@ -81,7 +86,9 @@ func (r *ReceiveStream) OnHeader(h *Header) {
 	if !r.closed && !r.hasHeader {
 		r.header = *h
 		r.hasHeader = true
-		r.cond.Broadcast()
+		if r.waitHeader {
+			r.cond.Broadcast()
+		}
 	}
 	r.mu.Unlock()
 }
@@ -119,7 +126,7 @@ func (r *ReceiveStream) OnData(p []byte) (credit int, err error) {
 			signal = true
 		}
 	}
-	if signal {
+	if signal && r.waitMsg {
 		r.cond.Broadcast()
 	}
 	return credit, nil
@@ -190,8 +197,10 @@ func (r *ReceiveStream) Drain(err error) (credit int) {
 func (r *ReceiveStream) Recv() (Message, error) {
 	r.mu.Lock()
 	for r.head == len(r.queue) && !r.closed {
+		r.waitMsg = true
 		r.cond.Wait()
 	}
+	r.waitMsg = false
 	if r.head == len(r.queue) {
 		err := r.err
 		r.mu.Unlock()
@@ -223,8 +232,10 @@ func (r *ReceiveStream) Header() (*Header, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for !r.hasHeader && !r.closed {
+		r.waitHeader = true
 		r.cond.Wait()
 	}
+	r.waitHeader = false
 	if r.hasHeader {
 		return &r.header, nil
 	}
