@@ -16,27 +16,9 @@ import (
 func (c *Conn) encodeHeader(h *stream.Header) []byte {
 	c.hbuf.Reset()
 	e := c.henc
-	w := func(name, value string) {
-		if value != "" {
-			e.WriteField(hpack.HeaderField{Name: name, Value: value})
-		}
-	}
-	if h.Status != 0 {
-		w(":status", statusText(h.Status))
-	}
-	w(":method", h.Method)
-	w(":scheme", h.Scheme)
-	w(":path", h.Path)
-	w(":authority", h.Authority)
-	w("content-type", h.ContentType)
-	w("user-agent", h.UserAgent)
-	w("te", h.TE)
-	w("grpc-timeout", h.Timeout)
-	w("grpc-encoding", h.Encoding)
-	w("grpc-accept-encoding", h.AcceptEncoding)
-	w("grpc-status", h.GRPCStatus)
-	w("grpc-message", h.GRPCMessage)
-	w("grpc-status-details-bin", h.GRPCDetails)
+	visitFields(h, func(name, value string) {
+		e.WriteField(hpack.HeaderField{Name: name, Value: value})
+	})
 	for k, vs := range h.MD {
 		bin := metadata.IsBinKey(k)
 		for _, v := range vs {
@@ -49,24 +31,17 @@ func (c *Conn) encodeHeader(h *stream.Header) []byte {
 	return c.hbuf.Bytes()
 }
 
-func statusText(code int) string {
-	if code == 200 {
-		return "200"
-	}
-	return strconv.Itoa(code)
-}
-
-// headerListSize is h's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it:
-// name and value lengths plus 32 per field (RFC 9113 §6.5.2).
-func headerListSize(h *stream.Header) uint64 {
-	var n uint64
+// visitFields calls fn with each non-empty field of h but its metadata, in
+// wire order: pseudo-headers first. Encoding and size checks both walk this
+// one list, so they cannot disagree.
+func visitFields(h *stream.Header, fn func(name, value string)) {
 	f := func(name, value string) {
 		if value != "" {
-			n += uint64(len(name) + len(value) + 32)
+			fn(name, value)
 		}
 	}
 	if h.Status != 0 {
-		f(":status", "200")
+		f(":status", statusText(h.Status))
 	}
 	f(":method", h.Method)
 	f(":scheme", h.Scheme)
@@ -81,13 +56,30 @@ func headerListSize(h *stream.Header) uint64 {
 	f("grpc-status", h.GRPCStatus)
 	f("grpc-message", h.GRPCMessage)
 	f("grpc-status-details-bin", h.GRPCDetails)
+}
+
+func statusText(code int) string {
+	if code == 200 {
+		return "200"
+	}
+	return strconv.Itoa(code)
+}
+
+// headerListSize is h's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it:
+// name and value lengths plus 32 per field (RFC 9113 §6.5.2), with -bin
+// values at their base64 length.
+func headerListSize(h *stream.Header) uint64 {
+	var n uint64
+	visitFields(h, func(name, value string) {
+		n += uint64(len(name) + len(value) + 32)
+	})
 	for k, vs := range h.MD {
 		for _, v := range vs {
+			size := len(v)
 			if metadata.IsBinKey(k) {
-				n += uint64(len(k) + (len(v)*4+2)/3 + 32)
-			} else {
-				n += uint64(len(k) + len(v) + 32)
+				size = (len(v)*4 + 2) / 3
 			}
+			n += uint64(len(k) + size + 32)
 		}
 	}
 	return n
