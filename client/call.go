@@ -72,8 +72,9 @@ type Call struct {
 }
 
 // NewCall starts a call of the method at path ("/pkg.Service/Method"). Its
-// headers leave with the first message or CloseSend. The call ends when
-// RecvMsg returns an error (io.EOF for OK) or ctx ends.
+// headers leave with the first message or CloseSend (so a unary request is
+// one write), or with SendHeader. The call ends when RecvMsg returns an
+// error (io.EOF for OK) or ctx ends.
 func (c *Conn) NewCall(ctx context.Context, path string, opts ...CallOption) (*Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, contextStatus(err)
@@ -173,6 +174,17 @@ func (c *Call) send(m any, last bool) error {
 	}
 	if err != nil {
 		return io.EOF
+	}
+	return nil
+}
+
+// SendHeader sends the request headers now instead of with the first
+// message, for a call whose server may speak before the client does. If the
+// call has already ended it returns its status.
+func (c *Call) SendHeader() error {
+	if err := c.st.Send.SendHeader(); err != nil {
+		c.finish(err)
+		return c.err
 	}
 	return nil
 }

@@ -245,3 +245,55 @@ func TestReservedOutgoingMetadataIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A bidi call whose server sends before it reads: the request headers
+// leave when the call starts, so the server sees it (as with grpc-go).
+func TestBidiServerSpeaksFirst(t *testing.T) {
+	srv := server.New()
+	server.RegisterBidiStream(srv, "/x.S/B", func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
+		return s.Send(&pb.ExampleReply{Message: "hello"})
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	c := dial(t, lis.Addr().String())
+	ctx := testserver.Context(t, 5*time.Second)
+	call, err := client.BidiStream[pb.ExampleRequest, pb.ExampleReply](ctx, c, "/x.S/B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := call.Recv(); err != nil || m.Message != "hello" {
+		t.Fatalf("Recv = %v, %v; want the server's first message", m, err)
+	}
+	if _, err := call.Recv(); err != io.EOF {
+		t.Fatalf("end = %v, want io.EOF", err)
+	}
+}
+
+// A request whose header list is over the server's limit fails at once
+// with that reason, without waiting for its deadline.
+func TestHeaderListOverServerLimitFailsAtOnce(t *testing.T) {
+	_, addr := testserver.Start(t, testserver.Hooks{}, server.MaxHeaderListSize(1024))
+	c := dial(t, addr)
+	ctx := testserver.Context(t, 5*time.Second)
+	// One call first, so the server's SETTINGS have surely arrived.
+	if _, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	big := metadataContext(ctx, "big", strings.Repeat("x", 4000))
+	start := time.Now()
+	_, err := client.Unary[pb.ExampleReply](big, c, testserver.Unary, &pb.ExampleRequest{})
+	if status.CodeOf(err) != status.Internal || !strings.Contains(err.Error(), "header list") {
+		t.Fatalf("got %v, want INTERNAL about the header list", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %v: the call waited instead of failing at once", d)
+	}
+	// The connection is still fine.
+	if _, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{}); err != nil {
+		t.Fatalf("call after the refused one: %v", err)
+	}
+}

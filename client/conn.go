@@ -17,7 +17,8 @@ type Conn struct {
 	ct     string // content-type of requests
 
 	mu     sync.Mutex
-	cc     *connection.Conn // the current connection; nil when none
+	cc     *connection.Conn   // the current connection; nil when none
+	old    []*connection.Conn // replaced ones still finishing their calls
 	closed bool
 }
 
@@ -74,7 +75,18 @@ func (c *Conn) conn() (*connection.Conn, error) {
 		return nil, status.Newf(status.Unavailable, "connection error: %v", err)
 	}
 	// A connection replaced here has ended, or is going away and closes
-	// itself once its last stream ends.
+	// itself once its last stream ends; Close ends it sooner.
+	if c.cc != nil {
+		live := c.old[:0]
+		for _, o := range append(c.old, c.cc) {
+			select {
+			case <-o.Done():
+			default:
+				live = append(live, o)
+			}
+		}
+		c.old = live
+	}
 	c.cc = cc
 	return cc, nil
 }
@@ -82,9 +94,12 @@ func (c *Conn) conn() (*connection.Conn, error) {
 // Close closes the connection; calls in progress end with UNAVAILABLE.
 func (c *Conn) Close() error {
 	c.mu.Lock()
-	cc := c.cc
-	c.cc, c.closed = nil, true
+	cc, old := c.cc, c.old
+	c.cc, c.old, c.closed = nil, nil, true
 	c.mu.Unlock()
+	for _, o := range old {
+		o.Close()
+	}
 	if cc != nil {
 		return cc.Close()
 	}

@@ -72,9 +72,10 @@ func (s *ClientStreamCall[Req, Resp]) CloseAndRecv() (*Resp, error) {
 	return resp, nil
 }
 
-// ClientStream starts a client-streaming call of the method at path.
+// ClientStream starts a client-streaming call of the method at path. The
+// request headers leave at once, as grpc-go's do.
 func ClientStream[Req, Resp any](ctx context.Context, c *Conn, path string, opts ...CallOption) (*ClientStreamCall[Req, Resp], error) {
-	call, err := c.NewCall(ctx, path, opts...)
+	call, err := c.newStreamingCall(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +100,25 @@ func (s *BidiStreamCall[Req, Resp]) Recv() (*Resp, error) {
 }
 
 // BidiStream starts a bidirectional-streaming call of the method at path.
+// The request headers leave at once, so a server that speaks first can.
 func BidiStream[Req, Resp any](ctx context.Context, c *Conn, path string, opts ...CallOption) (*BidiStreamCall[Req, Resp], error) {
-	call, err := c.NewCall(ctx, path, opts...)
+	call, err := c.newStreamingCall(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
 	return &BidiStreamCall[Req, Resp]{call}, nil
+}
+
+// newStreamingCall starts a call whose requests stream and sends its
+// headers now: the server sees the call before the first message, and a
+// handler that sends first is not left waiting for a stream it never saw.
+func (c *Conn) newStreamingCall(ctx context.Context, path string, opts []CallOption) (*Call, error) {
+	call, err := c.NewCall(ctx, path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := call.SendHeader(); err != nil {
+		return nil, err
+	}
+	return call, nil
 }

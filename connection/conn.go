@@ -53,9 +53,11 @@ type Conn struct {
 	mu          sync.Mutex
 	cond        sync.Cond // window credit, stream slots, stream count
 	streams     map[uint32]*Stream
-	active      int     // streams counted against the concurrency limit
-	send        outflow // connection-level send window
-	recv        inflow  // connection-level receive window
+	active      int       // streams counted against the concurrency limit
+	handlers    int       // server: handlers running
+	pending     []*Stream // server: streams waiting for a handler slot
+	send        outflow   // connection-level send window
+	recv        inflow    // connection-level receive window
 	peer        peerSettings
 	ctrl        []ctrlFrame // control frames waiting for the control writer
 	ctrlSpare   []ctrlFrame
@@ -198,6 +200,7 @@ func (c *Conn) teardown(cause error) {
 	cause = c.err
 	streams := c.streams
 	c.streams = map[uint32]*Stream{}
+	c.pending = nil // in streams too: they are ended below
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	c.nc.Close()

@@ -60,7 +60,7 @@ func (c *Conn) queueCtrl(f ctrlFrame) {
 	}
 	if len(c.ctrl) >= c.cfg.MaxControlFrames {
 		c.ctrl = append(c.ctrl[:0], ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: http2.ErrCodeEnhanceYourCalm})
-		c.closeAfter = true
+		c.closeSoonLocked()
 	} else {
 		c.ctrl = append(c.ctrl, f)
 	}
@@ -77,8 +77,28 @@ func (c *Conn) queueFatal(code http2.ErrCode, cause error) {
 		c.err = cause
 	}
 	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: code})
-	c.closeAfter = true
+	c.closeSoonLocked()
 }
+
+// closeSoonLocked has the control writer close the socket once the queued
+// frames are out, and bounds every write from now on (closeWriteTimeout):
+// a writer blocked on a peer that stopped reading would otherwise hold wmu,
+// keep the control writer out and the connection alive for ever.
+// c.mu must be held.
+func (c *Conn) closeSoonLocked() {
+	if !c.closeAfter {
+		c.closeAfter = true
+		c.nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
+	}
+	select {
+	case c.ctrlWake <- struct{}{}:
+	default:
+	}
+}
+
+// closeWriteTimeout is how long a closing connection may still spend
+// writing its last frames.
+const closeWriteTimeout = time.Second
 
 // writeLoop is the control writer: it writes what the reader queued.
 func (c *Conn) writeLoop() {
@@ -94,10 +114,6 @@ func (c *Conn) writeLoop() {
 		q, closeAfter := c.ctrl, c.closeAfter
 		c.ctrl, c.ctrlSpare = c.ctrlSpare[:0], q
 		c.mu.Unlock()
-		if closeAfter {
-			// A peer that stopped reading must not keep us from closing.
-			c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		}
 		for i := range q {
 			if c.werr != nil {
 				break
@@ -284,6 +300,19 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 				c.lockWrite()
 				if c.werr != nil {
 					return c.streamEndError(c.werr)
+				}
+				// A reset may have come in meanwhile: nothing more may
+				// follow our RST_STREAM, and the unused credit goes back.
+				c.mu.Lock()
+				err := s.sendErrLocked()
+				if err != nil {
+					c.send.n += int64(n)
+					s.send.n += int64(n)
+					c.cond.Broadcast()
+				}
+				c.mu.Unlock()
+				if err != nil {
+					return err
 				}
 			}
 		}

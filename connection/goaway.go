@@ -49,11 +49,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	if c.err == nil {
 		c.err = errShutdown
 	}
-	c.closeAfter = true
-	select {
-	case c.ctrlWake <- struct{}{}:
-	default:
-	}
+	c.closeSoonLocked()
 	c.mu.Unlock()
 	<-c.done
 	return err

@@ -2,6 +2,7 @@ package connection
 
 import (
 	"context"
+	"errors"
 	"net"
 
 	"golang.org/x/net/http2"
@@ -83,7 +84,48 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 	if f.StreamEnded() {
 		c.onStreamEnded(s, nil)
 	}
-	c.handle(s)
+	c.mu.Lock()
+	start := c.handlers < int(c.cfg.MaxConcurrentStreams)
+	switch {
+	case start:
+		s.handling = true
+		c.handlers++
+	case len(c.pending) >= maxPendingFactor*int(c.cfg.MaxConcurrentStreams):
+		c.queueFatal(http2.ErrCodeEnhanceYourCalm, errTooManyResets)
+	default:
+		c.pending = append(c.pending, s)
+	}
+	c.mu.Unlock()
+	if start {
+		c.handle(s)
+	}
+	return nil
+}
+
+// Handlers are bounded apart from streams: a stream's slot is free once it
+// is closed (RFC 9113 §5.1.2), but its handler may still run. A peer that
+// opens and resets streams at once (rapid reset, CVE-2023-44487) would
+// otherwise start any number of handlers; instead, a stream that arrives
+// while MaxConcurrentStreams handlers run waits in c.pending (a stream
+// reset meanwhile never starts), and a peer that makes that queue longer
+// than maxPendingFactor times the limit is disconnected.
+const maxPendingFactor = 4
+
+var errTooManyResets = errors.New("h2grpc: peer opened and reset too many streams (rapid reset)")
+
+// nextPendingLocked takes the next waiting stream that is still open and
+// counts its handler; c.mu must be held.
+func (c *Conn) nextPendingLocked() *Stream {
+	for len(c.pending) > 0 {
+		s := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		if s.resetErr == nil {
+			s.handling = true
+			c.handlers++
+			return s
+		}
+	}
 	return nil
 }
 

@@ -34,6 +34,7 @@ type Stream struct {
 	recv        inflow
 	inTable     bool  // in Conn.streams, counted in Conn.active
 	counted     bool  // holds a concurrency slot
+	handling    bool  // server: its handler runs (counted in Conn.handlers)
 	remoteEnded bool  // END_STREAM received
 	localEnded  bool  // END_STREAM sent
 	resetErr    error // set once the stream was reset or its connection ended
@@ -72,7 +73,27 @@ func (s *Stream) WriteBatch(b stream.Batch) error {
 	c.lockWrite()
 	err := c.writeBatch(s, b)
 	c.unlockWrite()
+	if err != nil {
+		s.failUnopened(err)
+	}
 	return err
+}
+
+// failUnopened ends a client stream whose first write failed before it got
+// an id: it is in no table, so neither GOAWAY nor teardown would ever end
+// it, and its reader would wait for ever while it held a slot.
+func (s *Stream) failUnopened(err error) {
+	c := s.conn
+	c.mu.Lock()
+	unopened := s.id == 0 && s.resetErr == nil
+	if unopened {
+		s.resetErr = err
+		c.removeLocked(s)
+	}
+	c.mu.Unlock()
+	if unopened {
+		s.endHalves(err)
+	}
 }
 
 // Consumed implements stream.Flow: the application consumed n bytes, so
@@ -129,6 +150,18 @@ func (s *Stream) Cancel(err error) {
 // call layer is done with it.
 func (s *Stream) Finish() {
 	s.reset(http2.ErrCodeCancel, errFinished)
+	c := s.conn
+	c.mu.Lock()
+	var next *Stream
+	if s.handling {
+		s.handling = false
+		c.handlers--
+		next = c.nextPendingLocked()
+	}
+	c.mu.Unlock()
+	if next != nil {
+		c.handle(next)
+	}
 	if credit := s.Recv.Drain(errFinished); credit > 0 {
 		s.Consumed(credit)
 	}
@@ -207,11 +240,7 @@ func (c *Conn) closeIfDrainedLocked() {
 	if c.err == nil {
 		c.err = errGoneAway
 	}
-	c.closeAfter = true
-	select {
-	case c.ctrlWake <- struct{}{}:
-	default:
-	}
+	c.closeSoonLocked()
 }
 
 // onLocalEnd records that we sent END_STREAM on s; wmu must be held. A

@@ -62,8 +62,18 @@ func (s *Server) handleStream(st *connection.Stream) {
 		var cancel context.CancelFunc
 		c.ctx, cancel = context.WithTimeout(c.ctx, d)
 		defer cancel()
-		stop := context.AfterFunc(c.ctx, c.onContextDone)
-		defer stop()
+		// The deadline's callback is part of the call: Stop waits for it
+		// like for the handler.
+		s.callWG.Add(1)
+		stop := context.AfterFunc(c.ctx, func() {
+			defer s.callWG.Done()
+			c.onContextDone()
+		})
+		defer func() {
+			if stop() {
+				s.callWG.Done()
+			}
+		}()
 	}
 	if hd == nil {
 		c.finish(s.unimplemented(h.Path))
