@@ -438,8 +438,16 @@ func TestBackpressure(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-		if max := int64(bound(p)) + 4<<20; growth > max {
-			t.Errorf("heap grew by %d bytes while blocked, want at most %d", growth, max)
+		// h2grpc's receiver holds each queued message in a pooled buffer of
+		// the next power-of-two size, so up to twice what was sent; 1 MiB
+		// covers the rest of both stacks. grpc-go's server buffers are not
+		// ours to model: it gets the send bound plus 4 MiB.
+		heapMax := int64(bound(p)) + 4<<20
+		if p.ourServer {
+			heapMax = 2*int64(bound(p)) + 1<<20
+		}
+		if growth > heapMax {
+			t.Errorf("heap grew by %d bytes while blocked, want at most %d", growth, heapMax)
 		}
 		t.Logf("Send blocked after %d KiB; heap grew %d KiB", last>>10, growth>>10)
 
