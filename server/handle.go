@@ -95,7 +95,7 @@ func run(hd *handler, c *Call) (err error) {
 			err = status.Newf(status.Internal, "h2grpc: handler for %s panicked: %v", hd.desc.Path, r)
 		}
 	}()
-	return hd.run(c)
+	return fromGRPC(hd.run(c))
 }
 
 // onContextDone ends a call whose deadline passed, even if its handler

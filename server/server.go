@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
 	"github.com/h2grpc/h2grpc/status"
@@ -23,6 +25,7 @@ type Server struct {
 	mu        sync.Mutex
 	handlers  map[string]*handler
 	services  map[string]bool
+	info      map[string]grpc.ServiceInfo // services from RegisterService
 	listeners map[net.Listener]struct{}
 	conns     map[*connection.Conn]struct{}
 	stopped   bool

@@ -5,5 +5,8 @@
 // where a test states the result per pairing because h2grpc deliberately
 // differs.
 //
+// Two more pairings run the grpc-go implementation registered on an h2grpc
+// server through its generated code (the drop-in path).
+//
 // The package has only tests. It may import everything, grpc-go included.
 package equivalence

@@ -83,6 +83,27 @@ func startOurServer(t *testing.T, l limits) string {
 	return lis.Addr().String()
 }
 
+// startOurServerStubs serves the grpc-go implementation below on an h2grpc
+// server through the code protoc-gen-go-grpc generated: the drop-in path.
+func startOurServerStubs(t *testing.T, l limits) string {
+	var opts []server.Option
+	if l.recv > 0 {
+		opts = append(opts, server.MaxRecvMsgSize(l.recv), server.MaxSendMsgSize(l.send))
+	}
+	srv := server.New(opts...)
+	pb.RegisterExampleServer(srv, grpcServer{})
+	lis := listen(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(lis) }()
+	t.Cleanup(func() {
+		srv.Stop()
+		if err := <-done; err != server.ErrServerStopped {
+			t.Errorf("Serve returned %v, want ErrServerStopped", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
 type grpcServer struct{ pb.UnimplementedExampleServer }
 
 func grpcStatus(err error) error {
@@ -236,6 +257,10 @@ var pairings = []pairing{
 	{"grpc-go-client/h2grpc-server", true, false, startOurServer, dialGrpc},
 	{"h2grpc-client/grpc-go-server", false, true, startGrpcServer, dialOurs},
 	{"h2grpc-client/h2grpc-server", true, true, startOurServer, dialOurs},
+	// grpc-go's implementation registered on h2grpc through its generated
+	// code, against both clients.
+	{"grpc-go-client/h2grpc-server-stubs", true, false, startOurServerStubs, dialGrpc},
+	{"h2grpc-client/h2grpc-server-stubs", true, true, startOurServerStubs, dialOurs},
 }
 
 // matrix runs fn on every pairing, each with a fresh server and client.

@@ -1,0 +1,124 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	grpcmd "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	grpcstatus "google.golang.org/grpc/status"
+
+	"github.com/h2grpc/h2grpc/client"
+	"github.com/h2grpc/h2grpc/metadata"
+	"github.com/h2grpc/h2grpc/server"
+	"github.com/h2grpc/h2grpc/status"
+	pb "github.com/h2grpc/h2grpc/testdata/example"
+)
+
+// grpcStyle is a handler written for grpc-go: it uses only grpc-go's
+// context functions, metadata, peer and status packages.
+type grpcStyle struct{ pb.UnimplementedExampleServer }
+
+func (grpcStyle) UnaryUnary(ctx context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
+	switch r.Value {
+	case "details":
+		st, _ := grpcstatus.New(codes.InvalidArgument, "bad field").WithDetails(
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "value", Description: "no"}}})
+		return nil, st.Err()
+	case "canceled":
+		return nil, context.Canceled
+	case "plain":
+		return nil, errors.New("plain failure")
+	}
+	md, ok := grpcmd.FromIncomingContext(ctx)
+	p, okp := peer.FromContext(ctx)
+	if !ok || !okp || p.Addr == nil {
+		return nil, grpcstatus.Error(codes.Internal, "no incoming metadata or peer")
+	}
+	if err := grpc.SetHeader(ctx, grpcmd.Pairs("method", grpc.ServerTransportStreamFromContext(ctx).Method())); err != nil {
+		return nil, err
+	}
+	if err := grpc.SendHeader(ctx, grpcmd.Pairs("authority", md.Get(":authority")[0], "ua", md.Get("user-agent")[0])); err != nil {
+		return nil, err
+	}
+	if err := grpc.SetTrailer(ctx, grpcmd.Pairs("echo", strings.Join(md.Get("x-echo"), ","))); err != nil {
+		return nil, err
+	}
+	m, _ := grpc.Method(ctx)
+	return &pb.ExampleReply{Message: m}, nil
+}
+
+func TestGRPCStyleHandlerRunsUnchanged(t *testing.T) {
+	srv := server.New()
+	pb.RegisterExampleServer(srv, grpcStyle{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	c := dial(t, lis.Addr().String())
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(t.Context(), "x-echo", "a", "x-echo", "b"), 5*time.Second)
+	defer cancel()
+	const path = "/nameko.example/unary_unary"
+
+	var header, trailer metadata.MD
+	resp, err := client.Unary[pb.ExampleReply](ctx, c, path, &pb.ExampleRequest{}, client.Header(&header), client.Trailer(&trailer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Message != path {
+		t.Errorf("grpc.Method = %q, want %q", resp.Message, path)
+	}
+	if got := header.Get("method"); len(got) != 1 || got[0] != path {
+		t.Errorf("header method = %q", got)
+	}
+	if got := header.Get("authority"); len(got) != 1 || got[0] != lis.Addr().String() {
+		t.Errorf("handler saw :authority %q, want %q", got, lis.Addr().String())
+	}
+	if got := header.Get("ua"); len(got) != 1 || !strings.HasPrefix(got[0], "h2grpc") {
+		t.Errorf("handler saw user-agent %q", got)
+	}
+	if got := trailer.Get("echo"); len(got) != 1 || got[0] != "a,b" {
+		t.Errorf("trailer echo = %q, want [a,b]", got)
+	}
+
+	_, err = client.Unary[pb.ExampleReply](ctx, c, path, &pb.ExampleRequest{Value: "details"})
+	st := status.Convert(err)
+	if st.Code() != status.InvalidArgument || st.Message() != "bad field" || len(st.Details()) != 1 {
+		t.Fatalf("details error arrived as %v with %d details", err, len(st.Details()))
+	}
+	var br errdetails.BadRequest
+	if err := st.Details()[0].UnmarshalTo(&br); err != nil || br.FieldViolations[0].Field != "value" {
+		t.Fatalf("details: %v %v", &br, err)
+	}
+	for value, want := range map[string]status.Code{"canceled": status.Canceled, "plain": status.Unknown} {
+		_, err := client.Unary[pb.ExampleReply](ctx, c, path, &pb.ExampleRequest{Value: value})
+		if status.CodeOf(err) != want {
+			t.Errorf("%s: %v, want %v", value, err, want)
+		}
+	}
+
+	info := srv.GetServiceInfo()["nameko.example"]
+	if len(info.Methods) != 4 {
+		t.Errorf("GetServiceInfo: %+v, want the 4 methods", info)
+	}
+}
+
+// A handler type that does not implement the service is refused, as
+// grpc-go refuses it.
+func TestRegisterServiceChecksTheImplementation(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("RegisterService accepted an implementation of the wrong type")
+		}
+	}()
+	server.New().RegisterService(&pb.Example_ServiceDesc, struct{}{})
+}
