@@ -60,7 +60,7 @@ func (s *Server) RegisterService(sd *grpc.ServiceDesc, impl any) {
 		}
 		desc := mustPath(method.Path(sd.ServiceName, sdesc.StreamName), t)
 		s.Handle(desc, func(c *Call) error {
-			return sdesc.Handler(impl, &grpcServerStream{c: c, ctx: grpcContext(c)})
+			return sdesc.Handler(impl, &grpcServerStream{grpcTransportStream{c}, grpcContext(c)})
 		})
 		info.Methods = append(info.Methods, grpc.MethodInfo{
 			Name: sdesc.StreamName, IsClientStream: sdesc.ClientStreams, IsServerStream: sdesc.ServerStreams,
@@ -128,20 +128,16 @@ func (t grpcTransportStream) SetTrailer(md grpcmd.MD) error {
 
 // grpcServerStream is grpc.ServerStream over a Call, for generated
 // streaming handlers.
+// It shares SetHeader and SendHeader with grpcTransportStream; SetTrailer
+// differs (grpc.ServerStream's returns nothing).
 type grpcServerStream struct {
-	c   *Call
+	grpcTransportStream
 	ctx context.Context
 }
 
 var _ grpc.ServerStream = (*grpcServerStream)(nil)
 
 func (s *grpcServerStream) Context() context.Context { return s.ctx }
-func (s *grpcServerStream) SetHeader(md grpcmd.MD) error {
-	return toGRPC(s.c.SetHeader(metadata.MD(md)))
-}
-func (s *grpcServerStream) SendHeader(md grpcmd.MD) error {
-	return toGRPC(s.c.SendHeader(metadata.MD(md)))
-}
 func (s *grpcServerStream) SetTrailer(md grpcmd.MD) {
 	s.c.SetTrailer(metadata.MD(md))
 }

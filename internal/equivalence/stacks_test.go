@@ -52,11 +52,7 @@ func ourStatus(err error) error {
 }
 
 func startOurServer(t *testing.T, l limits) string {
-	var opts []server.Option
-	if l.recv > 0 {
-		opts = append(opts, server.MaxRecvMsgSize(l.recv), server.MaxSendMsgSize(l.send))
-	}
-	srv := server.New(opts...)
+	srv := newOurServer(l)
 	server.RegisterUnary(srv, pathUnary, func(ctx context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
 		resp, err := doUnary(ctx, r)
 		return resp, ourStatus(err)
@@ -71,6 +67,21 @@ func startOurServer(t *testing.T, l limits) string {
 	server.RegisterBidiStream(srv, pathBidi, func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
 		return ourStatus(doBidi(s))
 	})
+	return serveOurs(t, srv)
+}
+
+// newOurServer returns an h2grpc server with limits l.
+func newOurServer(l limits) *server.Server {
+	var opts []server.Option
+	if l.recv > 0 {
+		opts = append(opts, server.MaxRecvMsgSize(l.recv), server.MaxSendMsgSize(l.send))
+	}
+	return server.New(opts...)
+}
+
+// serveOurs serves srv on a loopback port until the test ends, checking
+// Serve returns ErrServerStopped after Stop, and returns the address.
+func serveOurs(t *testing.T, srv *server.Server) string {
 	lis := listen(t)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(lis) }()
@@ -86,22 +97,9 @@ func startOurServer(t *testing.T, l limits) string {
 // startOurServerStubs serves the grpc-go implementation below on an h2grpc
 // server through the code protoc-gen-go-grpc generated: the drop-in path.
 func startOurServerStubs(t *testing.T, l limits) string {
-	var opts []server.Option
-	if l.recv > 0 {
-		opts = append(opts, server.MaxRecvMsgSize(l.recv), server.MaxSendMsgSize(l.send))
-	}
-	srv := server.New(opts...)
+	srv := newOurServer(l)
 	pb.RegisterExampleServer(srv, grpcServer{})
-	lis := listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		srv.Stop()
-		if err := <-done; err != server.ErrServerStopped {
-			t.Errorf("Serve returned %v, want ErrServerStopped", err)
-		}
-	})
-	return lis.Addr().String()
+	return serveOurs(t, srv)
 }
 
 type grpcServer struct{ pb.UnimplementedExampleServer }
