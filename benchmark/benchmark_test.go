@@ -287,7 +287,7 @@ func startH2grpcServer(b *testing.B) string {
 			return reply(r), nil
 		})
 	server.RegisterBidiStream(srv, pb.Example_StreamStream_FullMethodName,
-		func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
+		func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 			return echoStream(s)
 		})
 	return serve(b, srv.Serve, srv.Stop)

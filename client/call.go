@@ -6,83 +6,58 @@ import (
 	"strings"
 	"time"
 
+	grpcmd "google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
 	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/metadata"
 	"github.com/h2grpc/h2grpc/method"
 	"github.com/h2grpc/h2grpc/status"
 	"github.com/h2grpc/h2grpc/stream"
 )
 
-// CallOption configures one call.
-type CallOption interface {
-	applyCall(*callOptions)
-}
+// defaultMaxSendSize is grpc-go's default limit on a sent message.
+const defaultMaxSendSize = 1<<31 - 1
 
-type callOptions struct {
-	maxRecvSize int
-	maxSendSize int
-	header      *metadata.MD
-	trailer     *metadata.MD
-}
-
-type callOptionFunc func(*callOptions)
-
-func (f callOptionFunc) applyCall(o *callOptions) { f(o) }
-
-// MaxCallRecvMsgSize limits the size of a message this call receives.
-func MaxCallRecvMsgSize(n int) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.maxRecvSize = n })
-}
-
-// MaxCallSendMsgSize limits the size of a message this call sends.
-func MaxCallSendMsgSize(n int) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.maxSendSize = n })
-}
-
-// Header stores the response headers' metadata in *md when a unary call
-// ends (as grpc-go's grpc.Header does).
-func Header(md *metadata.MD) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.header = md })
-}
-
-// Trailer stores the trailers' metadata in *md when a unary call ends.
-func Trailer(md *metadata.MD) CallOption {
-	return callOptionFunc(func(o *callOptions) { o.trailer = md })
-}
-
-// Call is one client call, whatever its pattern: the call interface every
-// client surface of h2grpc sits on. Its methods mirror grpc-go's
-// ClientStream.
+// Call is one client call, whatever its pattern or surface: it is the
+// grpc.ClientStream that Conn.NewStream returns and the call Invoke makes.
+// Its errors are statuses that h2grpc's and grpc-go's status packages both
+// read.
 //
 // SendMsg and CloseSend may be called by one goroutine at a time, RecvMsg
 // by one goroutine at a time; they may be different goroutines. Header and
 // Trailer may be called from any goroutine.
 type Call struct {
-	st      *connection.Stream
-	ctx     context.Context
-	codec   method.Codec
-	maxSend int
-	stop    func() bool // stops the context's AfterFunc
-	opts    callOptions
+	st    *connection.Stream
+	ctx   context.Context
+	codec method.Codec
+	stop  func() bool // stops the context's AfterFunc
+	opts  callOptions
+
+	// What the method is: a call whose requests do not stream sends its
+	// request with END_STREAM, one whose responses do not stream takes its
+	// response together with the status.
+	clientStreams, serverStreams bool
 
 	// Owned by the receiving goroutine.
 	checkedHeader bool
 	done          bool
-	err           error // the call's status once done; nil for OK
+	err           error // the call's status once done, as returned; nil for OK
 }
 
-// NewCall starts a call of the method at path ("/pkg.Service/Method"). Its
-// headers leave with the first message or CloseSend (so a unary request is
-// one write), or with SendHeader. The call ends when RecvMsg returns an
-// error (io.EOF for OK) or ctx ends.
-func (c *Conn) NewCall(ctx context.Context, path string, opts ...CallOption) (*Call, error) {
+// newCall starts a call of the method at path. Its headers leave with the
+// first message or CloseSend (so a unary request is one write), or with
+// SendHeader. The call ends when RecvMsg returns an error (io.EOF for OK)
+// or ctx ends.
+func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverStreams bool, opts []CallOption) (*Call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, contextStatus(err)
 	}
-	co := callOptions{maxSendSize: c.opts.maxSendSize}
-	for _, o := range opts {
-		o.applyCall(&co)
-	}
+	call := &Call{ctx: ctx, codec: c.opts.codec, clientStreams: clientStreams, serverStreams: serverStreams}
+	co := &call.opts
+	co.maxSendSize = defaultMaxSendSize
+	co.apply(opts)
 	h := stream.Header{
 		Method:      "POST",
 		Scheme:      "http",
@@ -92,13 +67,20 @@ func (c *Conn) NewCall(ctx context.Context, path string, opts ...CallOption) (*C
 		UserAgent:   c.opts.userAgent,
 		TE:          "trailers",
 	}
-	if md, ok := metadata.FromOutgoingContext(ctx); ok {
-		if err := md.Validate(); err != nil {
-			return nil, status.Newf(status.Internal, "grpc: invalid outgoing metadata: %v", err)
+	if co.codec != nil || co.subtype != "" {
+		if err := call.chooseCodec(c.opts.codec, &h); err != nil {
+			return nil, err
 		}
-		h.MD = md
 	}
-	cc, err := c.conn()
+	if co.authority != "" {
+		h.Authority = co.authority
+	}
+	md, err := outgoingMetadata(ctx, &h, co)
+	if err != nil {
+		return nil, err
+	}
+	h.MD = md
+	cc, err := c.connFor(ctx, co.waitForReady)
 	if err != nil {
 		return nil, err
 	}
@@ -116,11 +98,62 @@ func (c *Conn) NewCall(ctx context.Context, path string, opts ...CallOption) (*C
 	if co.maxRecvSize > 0 {
 		st.Recv.SetMaxSize(co.maxRecvSize)
 	}
-	call := &Call{st: st, ctx: ctx, codec: c.opts.codec, maxSend: co.maxSendSize, opts: co}
+	call.st = st
 	if ctx.Done() != nil {
 		call.stop = context.AfterFunc(ctx, call.onContextDone)
 	}
 	return call, nil
+}
+
+// chooseCodec applies grpc.CallContentSubtype and grpc.ForceCodec, as
+// grpc-go does: a forced codec is used as it is, with its name as the
+// content-subtype unless one is given; a content-subtype alone names a
+// codec, which must be known.
+func (call *Call) chooseCodec(connCodec method.Codec, h *stream.Header) error {
+	sub, codec := call.opts.subtype, call.opts.codec
+	if codec == nil {
+		if sub == connCodec.Name() {
+			codec = connCodec
+		} else if codec = grpccompat.CodecFor(sub); codec == nil {
+			return status.Newf(status.Internal, "no codec registered for content-subtype %s", sub)
+		}
+	}
+	if sub == "" {
+		sub = strings.ToLower(codec.Name())
+	}
+	call.codec = codec
+	h.ContentType = "application/grpc+" + sub
+	return nil
+}
+
+// outgoingMetadata gathers the request metadata: h2grpc's and grpc-go's
+// outgoing metadata of ctx and the per-RPC credentials' metadata. Anything
+// invalid is refused before the call starts.
+func outgoingMetadata(ctx context.Context, h *stream.Header, co *callOptions) (metadata.MD, error) {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if gmd, ok := grpcmd.FromOutgoingContext(ctx); ok {
+		md = metadata.Join(md, metadata.MD(gmd))
+	}
+	for _, creds := range co.creds {
+		if creds.RequireTransportSecurity() && h.Scheme != "https" {
+			return nil, status.New(status.Unauthenticated, "transport: cannot send secure credentials on an insecure connection")
+		}
+		service, _, _ := method.ParsePath(h.Path)
+		kv, err := creds.GetRequestMetadata(ctx, h.Scheme+"://"+h.Authority+"/"+service)
+		if err != nil {
+			if st, ok := grpccompat.FromGRPC(err).(*status.Error); ok {
+				return nil, st
+			}
+			return nil, status.Newf(status.Unavailable, "transport: per-RPC creds failed due to error: %v", err)
+		}
+		for k, v := range kv {
+			md = metadata.Join(md, metadata.Pairs(strings.ToLower(k), v))
+		}
+	}
+	if err := md.Validate(); err != nil {
+		return nil, status.Newf(status.Internal, "grpc: invalid outgoing metadata: %v", err)
+	}
+	return md, nil
 }
 
 // onContextDone resets the stream when the call's context ends; blocked
@@ -141,20 +174,16 @@ func (c *Call) Context() context.Context { return c.ctx }
 
 // SendMsg sends m as the next request message, with the request headers if
 // they have not been sent. It blocks while the server's flow-control window
-// is closed. When the call has ended it returns io.EOF; RecvMsg then tells
-// the status.
+// is closed. For a method whose requests do not stream, m is the request
+// and leaves with END_STREAM. When the call has ended it returns io.EOF;
+// RecvMsg then tells the status.
 func (c *Call) SendMsg(m any) error {
-	return c.send(m, false)
-}
-
-// sendLast sends m and END_STREAM: a whole unary request in one write.
-func (c *Call) sendLast(m any) error {
-	return c.send(m, true)
+	return grpccompat.Wrap(c.send(m, !c.clientStreams))
 }
 
 func (c *Call) send(m any, last bool) error {
 	if c.st.Send.Ended() {
-		return status.New(status.Internal, "grpc: SendMsg called after CloseSend")
+		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
 	buf := stream.GetBuffer(method.SizeHint(c.codec, m, 512))
 	defer buf.Release()
@@ -163,9 +192,9 @@ func (c *Call) send(m any, last bool) error {
 		return status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
 	}
 	buf.B = data
-	if len(data) > c.maxSend {
+	if len(data) > c.opts.maxSendSize {
 		return status.Newf(status.ResourceExhausted,
-			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.maxSend)
+			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
 	if last {
 		err = c.st.Send.SendLast(data, false, nil)
@@ -189,33 +218,80 @@ func (c *Call) SendHeader() error {
 	return nil
 }
 
-// CloseSend tells the server no more messages will be sent.
+// CloseSend tells the server no more messages will be sent. It does
+// nothing once the requests have ended.
 func (c *Call) CloseSend() error {
-	c.st.Send.Close(nil)
+	if !c.st.Send.Ended() {
+		c.st.Send.Close(nil)
+	}
 	return nil
 }
 
 // RecvMsg receives the next response message into m. When the call ends it
-// returns io.EOF for OK, else the status as an error.
+// returns io.EOF for OK, else the status as an error. For a method whose
+// responses do not stream, it returns the response only once the status
+// has arrived too, and io.EOF after that, as grpc-go does.
 func (c *Call) RecvMsg(m any) error {
+	if !c.serverStreams && !c.done {
+		return c.recvOne(m)
+	}
+	return c.recvMsg(m)
+}
+
+func (c *Call) recvMsg(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	// The header is checked after Recv, when it has arrived anyway (it
-	// comes first): waiting for it separately would park and wake this
-	// goroutine once more per call.
 	msg, err := c.st.Recv.Recv()
-	if !c.checkedHeader {
-		c.checkedHeader = true
-		if herr := c.checkHeader(); herr != nil {
-			msg.Release()
-			return c.fail(herr)
-		}
+	if herr := c.checkHeaderOnce(); herr != nil {
+		msg.Release()
+		return c.fail(herr)
 	}
 	if err != nil {
 		c.finish(err)
 		return c.endErr()
 	}
+	return c.decode(msg, m)
+}
+
+// recvOne receives the single response of a unary or client-streaming
+// call and waits for its status: zero or several responses end the call
+// with UNIMPLEMENTED, as the gRPC conformance suite expects.
+func (c *Call) recvOne(m any) error {
+	if c.done {
+		return c.endErr()
+	}
+	msg, err := c.st.Recv.Recv()
+	if herr := c.checkHeaderOnce(); herr != nil {
+		msg.Release()
+		return c.fail(herr)
+	}
+	if err == io.EOF {
+		st := c.statusFromTrailer()
+		if st == nil {
+			st = status.New(status.Unimplemented, "grpc: server sent no response message for a single-response method")
+		}
+		c.end(st)
+		return c.err
+	}
+	if err != nil {
+		c.finish(err)
+		return c.err
+	}
+	if err := c.decode(msg, m); err != nil {
+		return err
+	}
+	if msg, err = c.st.Recv.Recv(); err == nil {
+		msg.Release()
+		return c.fail(status.New(status.Unimplemented, "grpc: server sent more than one response message for a single-response method"))
+	}
+	c.finish(err)
+	return c.err
+}
+
+// decode unmarshals msg into m and releases it; a message that cannot be
+// decoded ends the call.
+func (c *Call) decode(msg stream.Message, m any) error {
 	defer msg.Release()
 	if msg.Compressed {
 		return c.fail(status.New(status.Internal, "grpc: compressed flag set on a message with no grpc-encoding"))
@@ -226,42 +302,16 @@ func (c *Call) RecvMsg(m any) error {
 	return nil
 }
 
-// recvEnd waits for the end of a call that must send no more messages: a
-// further message is a cardinality violation.
-func (c *Call) recvEnd() error {
-	if c.done {
-		return c.err
+// checkHeaderOnce checks the response header the first time a receive
+// returns. It is checked after Recv, when it has arrived anyway (it comes
+// first): waiting for it separately would park and wake the receiving
+// goroutine once more per call.
+func (c *Call) checkHeaderOnce() error {
+	if c.checkedHeader {
+		return nil
 	}
-	msg, err := c.st.Recv.Recv()
-	if err == nil {
-		msg.Release()
-		return c.fail(status.New(status.Unimplemented, "grpc: server sent more than one response message for a single-response method"))
-	}
-	c.finish(err)
-	return c.err
-}
-
-// recvOne receives the single response of a unary or client-streaming
-// call and waits for its status.
-func (c *Call) recvOne(m any) error {
-	err := c.recvOneMsg(m)
-	if c.opts.header != nil {
-		*c.opts.header, _ = c.Header()
-	}
-	if c.opts.trailer != nil {
-		*c.opts.trailer = c.Trailer()
-	}
-	return err
-}
-
-func (c *Call) recvOneMsg(m any) error {
-	if err := c.RecvMsg(m); err != nil {
-		if err == io.EOF {
-			return status.New(status.Unimplemented, "grpc: server sent no response message for a single-response method")
-		}
-		return err
-	}
-	return c.recvEnd()
+	c.checkedHeader = true
+	return c.checkHeader()
 }
 
 // checkHeader refuses a response that is not gRPC, mapping its HTTP status
@@ -293,7 +343,8 @@ func httpStatusError(code int) *status.Error {
 	return status.Newf(status.FromHTTPStatus(code), "unexpected HTTP status code received from server: %d", code)
 }
 
-// fail ends the call with err, resetting the stream.
+// fail ends the call with err, resetting the stream, and returns the
+// call's status.
 func (c *Call) fail(err error) error {
 	if !c.done {
 		c.st.Cancel(err)
@@ -302,28 +353,70 @@ func (c *Call) fail(err error) error {
 	return c.endErr()
 }
 
-// finish records the call's status from how the receive side ended and
-// releases the stream.
+// finish ends the call with the status that how the receive side ended
+// gives: the trailers' for io.EOF, else the error's. Ending releases the
+// stream and fills in what the call options asked for.
 func (c *Call) finish(recvErr error) {
+	if recvErr == io.EOF {
+		c.end(c.statusFromTrailer())
+	} else {
+		c.end(status.Convert(recvErr))
+	}
+}
+
+// end ends the call with status st (nil for OK).
+func (c *Call) end(st *status.Error) {
 	if c.done {
 		return
 	}
 	c.done = true
-	if recvErr == io.EOF {
-		if st := c.statusFromTrailer(); st != nil {
-			c.err = st
-		}
-	} else {
-		c.err = recvErr
+	if st != nil {
+		c.err = grpccompat.Wrap(st)
 	}
 	if c.stop != nil {
 		c.stop()
 	}
 	c.st.Finish()
+	c.fillOptions()
+}
+
+// fillOptions stores what grpc.Header, grpc.Trailer, grpc.Peer and their
+// h2grpc counterparts asked for, and runs grpc.OnFinish callbacks, once
+// the call has ended, as grpc-go does.
+func (c *Call) fillOptions() {
+	o := &c.opts
+	if o.header != nil || o.grpcHeader != nil {
+		var md metadata.MD
+		if h, _ := c.st.Recv.Header(); h != nil {
+			md = h.MD
+		}
+		if o.header != nil {
+			*o.header = md
+		}
+		if o.grpcHeader != nil {
+			*o.grpcHeader = grpcmd.MD(md)
+		}
+	}
+	if o.trailer != nil || o.grpcTrailer != nil {
+		md := c.trailerMD()
+		if o.trailer != nil {
+			*o.trailer = md
+		}
+		if o.grpcTrailer != nil {
+			*o.grpcTrailer = grpcmd.MD(md)
+		}
+	}
+	if o.peer != nil {
+		cc := c.st.Conn()
+		*o.peer = peer.Peer{Addr: cc.RemoteAddr(), LocalAddr: cc.LocalAddr()}
+	}
+	for _, f := range o.onFinish {
+		f(c.err)
+	}
 }
 
 // statusFromTrailer reads the status from the trailers, or from the HTTP
-// status when the response carries none (SPEC.md "Responses").
+// status when the response carries none (SPEC.md "Responses"); nil is OK.
 func (c *Call) statusFromTrailer() *status.Error {
 	tr := c.st.Recv.Trailer()
 	if tr == nil {
@@ -354,20 +447,22 @@ func (c *Call) endErr() error {
 // Header returns the response headers' metadata, waiting for them. It
 // returns nil and no error when the call ended without headers (a
 // trailers-only response; RecvMsg tells the status).
-func (c *Call) Header() (metadata.MD, error) {
+func (c *Call) Header() (grpcmd.MD, error) {
 	h, err := c.st.Recv.Header()
 	if h != nil {
-		return h.MD, nil
+		return grpcmd.MD(h.MD), nil
 	}
 	if err != nil && err != io.EOF {
-		return nil, err
+		return nil, grpccompat.Wrap(status.Convert(err))
 	}
 	return nil, nil
 }
 
 // Trailer returns the trailers' metadata once RecvMsg has returned an
 // error; before that it returns nil.
-func (c *Call) Trailer() metadata.MD {
+func (c *Call) Trailer() grpcmd.MD { return grpcmd.MD(c.trailerMD()) }
+
+func (c *Call) trailerMD() metadata.MD {
 	if tr := c.st.Recv.Trailer(); tr != nil {
 		return tr.MD
 	}

@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"google.golang.org/grpc"
+
 	"context"
 	"io"
 	"net"
@@ -208,7 +210,7 @@ func TestUnaryResponseCardinality(t *testing.T) {
 		path string
 		n    int
 	}{{"/c.S/Zero", 0}, {"/c.S/Two", 2}} {
-		server.RegisterServerStream(srv, tc.path, func(r *pb.ExampleRequest, s *server.ServerStream[pb.ExampleReply]) error {
+		server.RegisterServerStream(srv, tc.path, func(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
 			for range tc.n {
 				if err := s.Send(&pb.ExampleReply{}); err != nil {
 					return err
@@ -250,7 +252,7 @@ func TestReservedOutgoingMetadataIsRefused(t *testing.T) {
 // leave when the call starts, so the server sees it (as with grpc-go).
 func TestBidiServerSpeaksFirst(t *testing.T) {
 	srv := server.New()
-	server.RegisterBidiStream(srv, "/x.S/B", func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
+	server.RegisterBidiStream(srv, "/x.S/B", func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 		return s.Send(&pb.ExampleReply{Message: "hello"})
 	})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")

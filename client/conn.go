@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/status"
@@ -30,6 +32,8 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	for _, o := range opts {
 		o.apply(&c.opts)
 	}
+	c.opts.unaryInt = chainUnary(c.opts.unaryInt, c.opts.unaryChain)
+	c.opts.streamInt = chainStream(c.opts.streamInt, c.opts.streamChain)
 	if c.opts.authority == "" {
 		c.opts.authority = target
 	}
@@ -89,6 +93,40 @@ func (c *Conn) conn() (*connection.Conn, error) {
 	}
 	c.cc = cc
 	return cc, nil
+}
+
+// connFor returns the connection for a new call. A call that waits for
+// ready (grpc.WaitForReady(true)) keeps trying to connect, backing off as
+// gRPC's connection backoff says, until it connects or ctx ends; others
+// fail at once with UNAVAILABLE.
+func (c *Conn) connFor(ctx context.Context, waitForReady bool) (*connection.Conn, error) {
+	delay := backoffBase
+	for {
+		cc, err := c.conn()
+		if err == nil || !waitForReady || status.CodeOf(err) != status.Unavailable {
+			return cc, err
+		}
+		t := time.NewTimer(jitter(delay))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, contextStatus(ctx.Err())
+		case <-t.C:
+		}
+		delay = min(time.Duration(float64(delay)*backoffMultiplier), backoffMax)
+	}
+}
+
+// gRPC's connection backoff (doc/connection-backoff.md).
+const (
+	backoffBase       = time.Second
+	backoffMultiplier = 1.6
+	backoffJitter     = 0.2
+	backoffMax        = 120 * time.Second
+)
+
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (1 + backoffJitter*(2*rand.Float64()-1)))
 }
 
 // Close closes the connection; calls in progress end with UNAVAILABLE.

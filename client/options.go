@@ -5,12 +5,16 @@ import (
 	"net"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
 )
 
-// Option configures a Conn. Names follow grpc-go's DialOptions where the
-// meaning is the same.
+// Option configures a Conn. Where grpc-go has a DialOption with the same
+// meaning, the name is grpc-go's (WithUserAgent, WithChainUnaryInterceptor,
+// ...), so moving a client over is a change of package name.
 type Option interface {
 	apply(*options)
 }
@@ -18,11 +22,16 @@ type Option interface {
 type options struct {
 	conn        connection.Config
 	codec       method.Codec
-	maxSendSize int
 	userAgent   string
 	authority   string
 	dial        func(ctx context.Context, addr string) (net.Conn, error)
 	dialTimeout time.Duration
+	callOpts    []CallOption
+
+	unaryInt    grpc.UnaryClientInterceptor // the whole chain, set by Dial
+	streamInt   grpc.StreamClientInterceptor
+	unaryChain  []grpc.UnaryClientInterceptor
+	streamChain []grpc.StreamClientInterceptor
 }
 
 type optionFunc func(*options)
@@ -32,68 +41,98 @@ func (f optionFunc) apply(o *options) { f(o) }
 func defaultOptions() options {
 	return options{
 		codec:       method.Proto,
-		maxSendSize: 1<<31 - 1,
 		userAgent:   "h2grpc-go/0.1",
 		dialTimeout: 20 * time.Second,
 	}
 }
 
-// MaxRecvMsgSize limits the size of a received message (default 4 MiB).
-func MaxRecvMsgSize(n int) Option {
-	return optionFunc(func(o *options) { o.conn.MaxRecvMsgSize = n })
+// WithDefaultCallOptions sets call options every call of the Conn starts
+// with (grpc.MaxCallRecvMsgSize, grpc.UseCompressor, ...); a call's own
+// options come after them and win.
+func WithDefaultCallOptions(opts ...CallOption) Option {
+	return optionFunc(func(o *options) { o.callOpts = append(o.callOpts, opts...) })
 }
 
-// MaxSendMsgSize limits the size of a sent message (default 2 GiB - 1).
-func MaxSendMsgSize(n int) Option {
-	return optionFunc(func(o *options) { o.maxSendSize = n })
-}
-
-// InitialWindowSize sets each stream's receive window.
-func InitialWindowSize(n int32) Option {
+// WithInitialWindowSize sets each stream's receive window.
+func WithInitialWindowSize(n int32) Option {
 	return optionFunc(func(o *options) { o.conn.StreamWindow = n })
 }
 
-// InitialConnWindowSize sets the connection's receive window.
-func InitialConnWindowSize(n int32) Option {
+// WithInitialConnWindowSize sets the connection's receive window.
+func WithInitialConnWindowSize(n int32) Option {
 	return optionFunc(func(o *options) { o.conn.ConnWindow = n })
 }
 
-// MaxHeaderListSize bounds a received header block.
-func MaxHeaderListSize(n uint32) Option {
+// WithMaxHeaderListSize bounds a received header block.
+func WithMaxHeaderListSize(n uint32) Option {
 	return optionFunc(func(o *options) { o.conn.MaxHeaderListSize = n })
 }
 
-// WriteBufferSize sets the size of the connection's write buffer.
-func WriteBufferSize(n int) Option {
+// WithWriteBufferSize sets the size of the connection's write buffer.
+func WithWriteBufferSize(n int) Option {
 	return optionFunc(func(o *options) { o.conn.WriteBufferSize = n })
 }
 
-// ReadBufferSize sets the size of the connection's read buffer.
-func ReadBufferSize(n int) Option {
+// WithReadBufferSize sets the size of the connection's read buffer.
+func WithReadBufferSize(n int) Option {
 	return optionFunc(func(o *options) { o.conn.ReadBufferSize = n })
 }
 
-// UserAgent sets the user-agent sent with every call.
-func UserAgent(ua string) Option {
+// WithUserAgent sets the user-agent sent with every call.
+func WithUserAgent(ua string) Option {
 	return optionFunc(func(o *options) { o.userAgent = ua })
 }
 
-// Authority sets the :authority of every call (default: the target).
-func Authority(a string) Option {
+// WithAuthority sets the :authority of every call (default: the target).
+func WithAuthority(a string) Option {
 	return optionFunc(func(o *options) { o.authority = a })
 }
 
-// Dialer replaces how the connection to the target is made.
-func Dialer(dial func(ctx context.Context, addr string) (net.Conn, error)) Option {
+// WithContextDialer replaces how the connection to the target is made.
+func WithContextDialer(dial func(ctx context.Context, addr string) (net.Conn, error)) Option {
 	return optionFunc(func(o *options) { o.dial = dial })
 }
 
-// DialTimeout bounds making the connection (default 20 s).
+// WithPerRPCCredentials attaches creds' metadata to every call, as the
+// call option grpc.PerRPCCredentials does for one.
+func WithPerRPCCredentials(creds credentials.PerRPCCredentials) Option {
+	return WithDefaultCallOptions(grpc.PerRPCCredentials(creds))
+}
+
+// WithUnaryInterceptor installs the unary interceptor, run before any
+// added with WithChainUnaryInterceptor. Its *grpc.ClientConn argument is
+// nil: grpc-go's type cannot be made outside grpc-go.
+func WithUnaryInterceptor(i grpc.UnaryClientInterceptor) Option {
+	return optionFunc(func(o *options) { o.unaryInt = i })
+}
+
+// WithStreamInterceptor installs the stream interceptor, run before any
+// added with WithChainStreamInterceptor. Its *grpc.ClientConn argument is
+// nil.
+func WithStreamInterceptor(i grpc.StreamClientInterceptor) Option {
+	return optionFunc(func(o *options) { o.streamInt = i })
+}
+
+// WithChainUnaryInterceptor adds unary interceptors; the first is the
+// outermost, as in grpc-go.
+func WithChainUnaryInterceptor(is ...grpc.UnaryClientInterceptor) Option {
+	return optionFunc(func(o *options) { o.unaryChain = append(o.unaryChain, is...) })
+}
+
+// WithChainStreamInterceptor adds stream interceptors; the first is the
+// outermost, as in grpc-go.
+func WithChainStreamInterceptor(is ...grpc.StreamClientInterceptor) Option {
+	return optionFunc(func(o *options) { o.streamChain = append(o.streamChain, is...) })
+}
+
+// DialTimeout bounds making a connection (default 20 s).
 func DialTimeout(d time.Duration) Option {
 	return optionFunc(func(o *options) { o.dialTimeout = d })
 }
 
-// Codec replaces the protobuf codec for every call.
+// Codec replaces the protobuf codec as the default of every call; its Name
+// is the content-subtype sent. grpc.CallContentSubtype and grpc.ForceCodec
+// choose another per call.
 func Codec(c method.Codec) Option {
 	return optionFunc(func(o *options) { o.codec = c })
 }

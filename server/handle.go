@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/metadata"
 	"github.com/h2grpc/h2grpc/method"
 	"github.com/h2grpc/h2grpc/status"
@@ -40,7 +41,6 @@ func (s *Server) handleStream(st *connection.Stream) {
 	st.Send.Header = stream.Header{Status: 200, ContentType: ct}
 
 	c := &Call{st: st, codec: s.opts.codec, opts: &s.opts}
-	c.ctx = context.WithValue(metadata.NewIncomingContext(st.Context(), h.MD), callKey{}, c)
 	hd := s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc
@@ -52,6 +52,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		c.finish(status.New(status.Internal, h.Invalid))
 		return
 	}
+	ctx := st.Context()
 	if h.Timeout != "" {
 		d, err := metadata.DecodeTimeout(h.Timeout)
 		if err != nil {
@@ -60,8 +61,12 @@ func (s *Server) handleStream(st *connection.Stream) {
 			return
 		}
 		var cancel context.CancelFunc
-		c.ctx, cancel = context.WithTimeout(c.ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
+	}
+	ctx = context.WithValue(metadata.NewIncomingContext(ctx, h.MD), callKey{}, c)
+	c.ctx = withGRPCContext(ctx, c, h)
+	if h.Timeout != "" {
 		// The deadline's callback is part of the call: Stop waits for it
 		// like for the handler.
 		s.callWG.Add(1)
@@ -95,7 +100,7 @@ func run(hd *handler, c *Call) (err error) {
 			err = status.Newf(status.Internal, "h2grpc: handler for %s panicked: %v", hd.desc.Path, r)
 		}
 	}()
-	return fromGRPC(hd.run(c))
+	return grpccompat.FromGRPC(hd.run(c))
 }
 
 // onContextDone ends a call whose deadline passed, even if its handler

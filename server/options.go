@@ -1,6 +1,8 @@
 package server
 
 import (
+	"google.golang.org/grpc"
+
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
 )
@@ -15,6 +17,11 @@ type options struct {
 	conn        connection.Config
 	codec       method.Codec
 	maxSendSize int
+
+	unaryInt    grpc.UnaryServerInterceptor // the whole chain, set by New
+	streamInt   grpc.StreamServerInterceptor
+	unaryChain  []grpc.UnaryServerInterceptor
+	streamChain []grpc.StreamServerInterceptor
 }
 
 type optionFunc func(*options)
@@ -74,4 +81,38 @@ func ReadBufferSize(n int) Option {
 // Codec replaces the protobuf codec for every call.
 func Codec(c method.Codec) Option {
 	return optionFunc(func(o *options) { o.codec = c })
+}
+
+// UnaryInterceptor installs the unary interceptor, run before any added
+// with ChainUnaryInterceptor. As in grpc-go, it may be set once.
+func UnaryInterceptor(i grpc.UnaryServerInterceptor) Option {
+	return optionFunc(func(o *options) {
+		if o.unaryInt != nil {
+			panic("h2grpc: the unary server interceptor was already set and may not be reset")
+		}
+		o.unaryInt = i
+	})
+}
+
+// StreamInterceptor installs the stream interceptor, run before any added
+// with ChainStreamInterceptor. As in grpc-go, it may be set once.
+func StreamInterceptor(i grpc.StreamServerInterceptor) Option {
+	return optionFunc(func(o *options) {
+		if o.streamInt != nil {
+			panic("h2grpc: the stream server interceptor was already set and may not be reset")
+		}
+		o.streamInt = i
+	})
+}
+
+// ChainUnaryInterceptor adds unary interceptors; the first is the
+// outermost, as in grpc-go.
+func ChainUnaryInterceptor(is ...grpc.UnaryServerInterceptor) Option {
+	return optionFunc(func(o *options) { o.unaryChain = append(o.unaryChain, is...) })
+}
+
+// ChainStreamInterceptor adds stream interceptors; the first is the
+// outermost, as in grpc-go.
+func ChainStreamInterceptor(is ...grpc.StreamServerInterceptor) Option {
+	return optionFunc(func(o *options) { o.streamChain = append(o.streamChain, is...) })
 }

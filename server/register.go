@@ -3,52 +3,60 @@ package server
 import (
 	"context"
 
+	"google.golang.org/grpc"
+
 	"github.com/h2grpc/h2grpc/method"
 )
+
+// The typed registration functions register one method without a
+// generated ServiceDesc. Their handlers have the shapes protoc-gen-go-grpc
+// generates (grpc-go's generic stream interfaces) and run through the same
+// path as RegisterService: interceptors, the handler context and status
+// conversion are the same.
 
 // RegisterUnary registers h for the unary method at path
 // ("/pkg.Service/Method").
 func RegisterUnary[Req, Resp any](s *Server, path string, h func(context.Context, *Req) (*Resp, error)) {
-	s.Handle(mustPath(path, method.Unary), func(c *Call) error {
-		req := new(Req)
-		if err := c.recvOne(req); err != nil {
-			return err
-		}
-		resp, err := h(c.ctx, req)
-		if err != nil {
-			return err
-		}
-		return c.sendLast(resp)
-	})
+	s.registerUnary(mustPath(path, method.Unary), nil, nil,
+		func(_ any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			req := new(Req)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			if icpt == nil {
+				return h(ctx, req)
+			}
+			info := &grpc.UnaryServerInfo{FullMethod: path}
+			return icpt(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+				return h(ctx, req.(*Req))
+			})
+		})
 }
 
 // RegisterServerStream registers h for the server-streaming method at path.
-func RegisterServerStream[Req, Resp any](s *Server, path string, h func(*Req, *ServerStream[Resp]) error) {
-	s.Handle(mustPath(path, method.ServerStreaming), func(c *Call) error {
+func RegisterServerStream[Req, Resp any](s *Server, path string, h func(*Req, grpc.ServerStreamingServer[Resp]) error) {
+	s.registerStream(mustPath(path, method.ServerStreaming), nil, nil, func(_ any, ss grpc.ServerStream) error {
 		req := new(Req)
-		if err := c.recvOne(req); err != nil {
+		if err := ss.RecvMsg(req); err != nil {
 			return err
 		}
-		return h(req, &ServerStream[Resp]{c})
+		return h(req, &grpc.GenericServerStream[Req, Resp]{ServerStream: ss})
 	})
 }
 
-// RegisterClientStream registers h for the client-streaming method at path.
-func RegisterClientStream[Req, Resp any](s *Server, path string, h func(*ClientStream[Req]) (*Resp, error)) {
-	s.Handle(mustPath(path, method.ClientStreaming), func(c *Call) error {
-		resp, err := h(&ClientStream[Req]{c})
-		if err != nil {
-			return err
-		}
-		return c.sendLast(resp)
+// RegisterClientStream registers h for the client-streaming method at
+// path; h answers with SendAndClose.
+func RegisterClientStream[Req, Resp any](s *Server, path string, h func(grpc.ClientStreamingServer[Req, Resp]) error) {
+	s.registerStream(mustPath(path, method.ClientStreaming), nil, nil, func(_ any, ss grpc.ServerStream) error {
+		return h(&grpc.GenericServerStream[Req, Resp]{ServerStream: ss})
 	})
 }
 
 // RegisterBidiStream registers h for the bidirectional-streaming method at
 // path.
-func RegisterBidiStream[Req, Resp any](s *Server, path string, h func(*BidiStream[Req, Resp]) error) {
-	s.Handle(mustPath(path, method.BidiStreaming), func(c *Call) error {
-		return h(&BidiStream[Req, Resp]{c})
+func RegisterBidiStream[Req, Resp any](s *Server, path string, h func(grpc.BidiStreamingServer[Req, Resp]) error) {
+	s.registerStream(mustPath(path, method.BidiStreaming), nil, nil, func(_ any, ss grpc.ServerStream) error {
+		return h(&grpc.GenericServerStream[Req, Resp]{ServerStream: ss})
 	})
 }
 
@@ -58,39 +66,4 @@ func mustPath(path string, t method.Type) method.Desc {
 		panic("h2grpc: " + err.Error())
 	}
 	return d
-}
-
-// ServerStream is the response stream of a server-streaming handler.
-type ServerStream[Resp any] struct{ *Call }
-
-// Send sends one response message.
-func (s *ServerStream[Resp]) Send(m *Resp) error { return s.SendMsg(m) }
-
-// ClientStream is the request stream of a client-streaming handler.
-type ClientStream[Req any] struct{ *Call }
-
-// Recv returns the next request message, or io.EOF when the client has
-// finished sending.
-func (s *ClientStream[Req]) Recv() (*Req, error) {
-	m := new(Req)
-	if err := s.RecvMsg(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// BidiStream is both streams of a bidirectional-streaming handler.
-type BidiStream[Req, Resp any] struct{ *Call }
-
-// Send sends one response message.
-func (s *BidiStream[Req, Resp]) Send(m *Resp) error { return s.SendMsg(m) }
-
-// Recv returns the next request message, or io.EOF when the client has
-// finished sending.
-func (s *BidiStream[Req, Resp]) Recv() (*Req, error) {
-	m := new(Req)
-	if err := s.RecvMsg(m); err != nil {
-		return nil, err
-	}
-	return m, nil
 }

@@ -51,6 +51,8 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o.apply(&s.opts)
 	}
+	s.opts.unaryInt = chainUnary(s.opts.unaryInt, s.opts.unaryChain)
+	s.opts.streamInt = chainStream(s.opts.streamInt, s.opts.streamChain)
 	return s
 }
 

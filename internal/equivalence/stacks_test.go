@@ -57,14 +57,17 @@ func startOurServer(t *testing.T, l limits) string {
 		resp, err := doUnary(ctx, r)
 		return resp, ourStatus(err)
 	})
-	server.RegisterServerStream(srv, pathServerStream, func(r *pb.ExampleRequest, s *server.ServerStream[pb.ExampleReply]) error {
+	server.RegisterServerStream(srv, pathServerStream, func(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
 		return ourStatus(doServerStream(r, s))
 	})
-	server.RegisterClientStream(srv, pathClientStream, func(s *server.ClientStream[pb.ExampleRequest]) (*pb.ExampleReply, error) {
+	server.RegisterClientStream(srv, pathClientStream, func(s grpc.ClientStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 		resp, err := doClientStream(s)
-		return resp, ourStatus(err)
+		if err != nil {
+			return ourStatus(err)
+		}
+		return s.SendAndClose(resp)
 	})
-	server.RegisterBidiStream(srv, pathBidi, func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
+	server.RegisterBidiStream(srv, pathBidi, func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 		return ourStatus(doBidi(s))
 	})
 	return serveOurs(t, srv)
@@ -178,7 +181,7 @@ type ourClient struct{ c *client.Conn }
 func dialOurs(t *testing.T, addr string, l limits) exampleClient {
 	var opts []client.Option
 	if l.recv > 0 {
-		opts = append(opts, client.MaxRecvMsgSize(l.recv), client.MaxSendMsgSize(l.send))
+		opts = append(opts, client.WithDefaultCallOptions(client.MaxCallRecvMsgSize(l.recv), client.MaxCallSendMsgSize(l.send)))
 	}
 	c, err := client.Dial(addr, opts...)
 	if err != nil {

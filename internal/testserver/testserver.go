@@ -4,6 +4,8 @@
 package testserver
 
 import (
+	"google.golang.org/grpc"
+
 	"context"
 	"io"
 	"net"
@@ -41,7 +43,7 @@ func Start(t testing.TB, h Hooks, opts ...server.Option) (*server.Server, string
 		}
 		return &pb.ExampleReply{Message: r.Value}, nil
 	})
-	server.RegisterServerStream(srv, ServerStream, func(r *pb.ExampleRequest, s *server.ServerStream[pb.ExampleReply]) error {
+	server.RegisterServerStream(srv, ServerStream, func(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
 		for i := range r.ResponseCount {
 			if err := s.Send(&pb.ExampleReply{Message: r.Value, Seqno: i}); err != nil {
 				return err
@@ -49,20 +51,20 @@ func Start(t testing.TB, h Hooks, opts ...server.Option) (*server.Server, string
 		}
 		return nil
 	})
-	server.RegisterClientStream(srv, ClientStream, func(s *server.ClientStream[pb.ExampleRequest]) (*pb.ExampleReply, error) {
+	server.RegisterClientStream(srv, ClientStream, func(s grpc.ClientStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 		n := int32(0)
 		for {
 			_, err := s.Recv()
 			if err == io.EOF {
-				return &pb.ExampleReply{Seqno: n}, nil
+				return s.SendAndClose(&pb.ExampleReply{Seqno: n})
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 			n++
 		}
 	})
-	server.RegisterBidiStream(srv, Bidi, func(s *server.BidiStream[pb.ExampleRequest, pb.ExampleReply]) error {
+	server.RegisterBidiStream(srv, Bidi, func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 		for {
 			r, err := s.Recv()
 			if err == io.EOF {
