@@ -9,6 +9,7 @@ import (
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
+	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/metadata"
@@ -32,7 +33,9 @@ type Call struct {
 	st    *connection.Stream
 	ctx   context.Context
 	codec method.Codec
-	stop  func() bool // stops the context's AfterFunc
+	comp  compression.Compressor // compresses requests; nil for identity
+	dcomp compression.Compressor // the response's grpc-encoding; nil for identity
+	stop  func() bool            // stops the context's AfterFunc
 	opts  callOptions
 
 	// What the method is: a call whose requests do not stream sends its
@@ -59,13 +62,20 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	co.maxSendSize = defaultMaxSendSize
 	co.apply(opts)
 	h := stream.Header{
-		Method:      "POST",
-		Scheme:      "http",
-		Path:        path,
-		Authority:   c.opts.authority,
-		ContentType: c.ct,
-		UserAgent:   c.opts.userAgent,
-		TE:          "trailers",
+		Method:         "POST",
+		Scheme:         "http",
+		Path:           path,
+		Authority:      c.opts.authority,
+		ContentType:    c.ct,
+		UserAgent:      c.opts.userAgent,
+		TE:             "trailers",
+		AcceptEncoding: compression.AcceptEncoding(),
+	}
+	if name := co.compressor; name != "" && name != "identity" {
+		if call.comp = compression.Get(name); call.comp == nil {
+			return nil, status.Newf(status.Internal, "grpc: Compressor is not installed for requested grpc-encoding %q", name)
+		}
+		h.Encoding = name
 	}
 	if co.codec != nil || co.subtype != "" {
 		if err := call.chooseCodec(c.opts.codec, &h); err != nil {
@@ -185,21 +195,20 @@ func (c *Call) send(m any, last bool) error {
 	if c.st.Send.Ended() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
-	buf := stream.GetBuffer(method.SizeHint(c.codec, m, 512))
-	defer buf.Release()
-	data, err := c.codec.Marshal(buf.B, m)
+	buf, err := stream.Marshal(c.codec, c.comp, m)
 	if err != nil {
-		return status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
+		return err
 	}
-	buf.B = data
+	defer buf.Release()
+	data := buf.B
 	if len(data) > c.opts.maxSendSize {
 		return status.Newf(status.ResourceExhausted,
 			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
 	if last {
-		err = c.st.Send.SendLast(data, false, nil)
+		err = c.st.Send.SendLast(data, c.comp != nil, nil)
 	} else {
-		err = c.st.Send.Send(data, false)
+		err = c.st.Send.Send(data, c.comp != nil)
 	}
 	if err != nil {
 		return io.EOF
@@ -292,12 +301,8 @@ func (c *Call) recvOne(m any) error {
 // decode unmarshals msg into m and releases it; a message that cannot be
 // decoded ends the call.
 func (c *Call) decode(msg stream.Message, m any) error {
-	defer msg.Release()
-	if msg.Compressed {
-		return c.fail(status.New(status.Internal, "grpc: compressed flag set on a message with no grpc-encoding"))
-	}
-	if err := c.codec.Unmarshal(msg.Data, m); err != nil {
-		return c.fail(status.Newf(status.Internal, "grpc: failed to unmarshal the received message: %v", err))
+	if err := stream.Unmarshal(msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m); err != nil {
+		return c.fail(err)
 	}
 	return nil
 }
@@ -328,7 +333,9 @@ func (c *Call) checkHeader() error {
 		return status.Newf(status.Unknown, "unexpected content-type %q in response", h.ContentType)
 	}
 	if h.Encoding != "" && h.Encoding != "identity" {
-		return status.Newf(status.Internal, "grpc: response uses unsupported grpc-encoding %q", h.Encoding)
+		if c.dcomp = compression.Get(h.Encoding); c.dcomp == nil {
+			return status.Newf(status.Internal, "grpc: response uses unsupported grpc-encoding %q", h.Encoding)
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/metadata"
 	"github.com/h2grpc/h2grpc/method"
@@ -26,6 +27,8 @@ type Call struct {
 	ctx   context.Context
 	codec method.Codec
 	opts  *options
+	comp  compression.Compressor // compresses responses; nil for identity
+	dcomp compression.Compressor // the request's grpc-encoding; nil for identity
 
 	// sendMu orders the handler's sends with the status a passing deadline
 	// writes on its own.
@@ -75,6 +78,32 @@ func (c *Call) setHeaderLocked(md metadata.MD) error {
 	return nil
 }
 
+// SetSendCompressor compresses the responses with the named algorithm
+// ("gzip", "deflate", "zstd", "snappy", or "identity" for none), in place
+// of the request's own encoding, which is the default. It fails once the
+// headers have been sent, for an unknown name, and for one the client did
+// not advertise in grpc-accept-encoding.
+func (c *Call) SetSendCompressor(name string) error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.st.Send.HeaderSent() {
+		return status.New(status.Internal, "grpc: SetSendCompressor called after headers were sent")
+	}
+	if name == "identity" || name == "" {
+		c.comp, c.st.Send.Header.Encoding = nil, ""
+		return nil
+	}
+	comp := compression.Get(name)
+	if comp == nil {
+		return status.Newf(status.Internal, "grpc: compressor %q is not installed", name)
+	}
+	if h := c.RequestHeader(); h == nil || (h.Encoding != name && !compression.Advertises(h.AcceptEncoding, name)) {
+		return status.Newf(status.Internal, "grpc: client does not support compressor %q", name)
+	}
+	c.comp, c.st.Send.Header.Encoding = comp, name
+	return nil
+}
+
 // SendHeader adds md to the response headers and sends them now.
 func (c *Call) SendHeader(md metadata.MD) error {
 	c.sendMu.Lock()
@@ -103,14 +132,7 @@ func (c *Call) RecvMsg(m any) error {
 	if err != nil {
 		return err
 	}
-	defer msg.Release()
-	if msg.Compressed {
-		return status.New(status.Internal, "grpc: compressed flag set on a message with no grpc-encoding")
-	}
-	if err := c.codec.Unmarshal(msg.Data, m); err != nil {
-		return status.Newf(status.Internal, "grpc: failed to unmarshal the received message: %v", err)
-	}
-	return nil
+	return stream.Unmarshal(msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m)
 }
 
 // SendMsg sends m as the next response message, with the response headers
@@ -127,24 +149,23 @@ func (c *Call) sendLast(m any) error {
 }
 
 func (c *Call) send(m any, last func(error) stream.Header) error {
-	buf := stream.GetBuffer(method.SizeHint(c.codec, m, 512))
-	defer buf.Release()
-	data, err := c.codec.Marshal(buf.B, m)
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	buf, err := stream.Marshal(c.codec, c.comp, m)
 	if err != nil {
-		return status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
+		return err
 	}
-	buf.B = data
+	defer buf.Release()
+	data := buf.B
 	if len(data) > c.opts.maxSendSize {
 		return status.Newf(status.ResourceExhausted,
 			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
-	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
 	if last == nil {
-		return c.st.Send.Send(data, false)
+		return c.st.Send.Send(data, c.comp != nil)
 	}
 	tr := last(nil)
-	return c.st.Send.SendLast(data, false, &tr)
+	return c.st.Send.SendLast(data, c.comp != nil, &tr)
 }
 
 // recvOne receives the single request of a unary or server-streaming call:

@@ -43,4 +43,16 @@ func SetTrailer(ctx context.Context, md metadata.MD) error {
 	return c.SetTrailer(md)
 }
 
+// SetSendCompressor chooses the compression of the responses of the call
+// ctx belongs to; see Call.SetSendCompressor. grpc-go's
+// grpc.SetSendCompressor cannot work on h2grpc (it checks for grpc-go's own
+// stream type); this is its counterpart.
+func SetSendCompressor(ctx context.Context, name string) error {
+	c := CallFromContext(ctx)
+	if c == nil {
+		return errNoCall
+	}
+	return c.SetSendCompressor(name)
+}
+
 var errNoCall = status.New(status.Internal, "h2grpc: context is not a server call's")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/metadata"
@@ -85,9 +86,16 @@ func (s *Server) handleStream(st *connection.Stream) {
 		return
 	}
 	if h.Encoding != "" && h.Encoding != "identity" {
-		st.Send.Header.AcceptEncoding = "identity"
-		c.finish(status.Newf(status.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", h.Encoding))
-		return
+		if c.dcomp = compression.Get(h.Encoding); c.dcomp == nil {
+			st.Send.Header.AcceptEncoding = compression.AcceptEncoding()
+			c.finish(status.Newf(status.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", h.Encoding))
+			return
+		}
+		// Answer in the request's encoding, as grpc-go does; the client
+		// advertised it by using it.
+		name := compression.Negotiate(h.Encoding, h.AcceptEncoding)
+		c.comp, st.Send.Header.Encoding = compression.Get(name), name
+		st.Send.Header.AcceptEncoding = compression.AcceptEncoding()
 	}
 	c.finish(run(hd, c))
 }

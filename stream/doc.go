@@ -6,5 +6,7 @@
 // (compressed flag, big-endian length). A stream talks to its connection
 // through the small interfaces declared here (Writer, Flow), so this package
 // never imports connection/. It may import the standard library and the leaf
-// packages status/ and metadata/; never golang.org/x/net/http2 or grpc-go.
+// packages status/, metadata/, method/ and compression/ (Marshal and
+// Unmarshal apply the call's codec and compression); never
+// golang.org/x/net/http2 or grpc-go.
 package stream

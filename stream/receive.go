@@ -80,6 +80,14 @@ func (r *ReceiveStream) SetMaxSize(n int) {
 	r.mu.Unlock()
 }
 
+// MaxSize returns the receive size limit, which also bounds a message's
+// decompressed size.
+func (r *ReceiveStream) MaxSize() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.dec.maxSize()
+}
+
 // OnHeader records the stream's (first) header block.
 func (r *ReceiveStream) OnHeader(h *Header) {
 	r.mu.Lock()

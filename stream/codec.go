@@ -1,0 +1,63 @@
+package stream
+
+import (
+	"github.com/h2grpc/h2grpc/compression"
+	"github.com/h2grpc/h2grpc/method"
+	"github.com/h2grpc/h2grpc/status"
+)
+
+// This file turns values into message payloads and back: the codec, then
+// the call's compression, both ways. Server and client calls use it alike.
+
+// Marshal encodes v with codec into a pooled buffer and, when comp is not
+// nil, compresses the encoding into another. The caller sends B (flagged
+// compressed when comp is not nil) and then releases the buffer.
+func Marshal(codec method.Codec, comp compression.Compressor, v any) (Buffer, error) {
+	buf := GetBuffer(method.SizeHint(codec, v, 512))
+	data, err := codec.Marshal(buf.B, v)
+	buf.B = data
+	if err != nil {
+		buf.Release()
+		return Buffer{}, status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
+	}
+	if comp == nil {
+		return buf, nil
+	}
+	out := GetBuffer(len(data)/2 + 64)
+	out.B, err = comp.Compress(out.B, data)
+	buf.Release()
+	if err != nil {
+		out.Release()
+		return Buffer{}, status.Newf(status.Internal, "grpc: error while compressing: %v", err)
+	}
+	return out, nil
+}
+
+// Unmarshal decodes msg into v with codec, first decompressing it with
+// comp when its flag says it is compressed; limit bounds the decompressed
+// size (RESOURCE_EXHAUSTED past it). It releases msg. A compressed message
+// on a call without an encoding is INTERNAL, as the spec says.
+func Unmarshal(msg Message, codec method.Codec, comp compression.Compressor, limit int, v any) error {
+	defer msg.Release()
+	data := msg.Data
+	if msg.Compressed {
+		if comp == nil {
+			return status.New(status.Internal, "grpc: compressed flag set on a message with no grpc-encoding")
+		}
+		out := GetBuffer(min(2*len(data)+64, limit))
+		defer out.Release()
+		var err error
+		if out.B, err = comp.Decompress(out.B, data, limit); err != nil {
+			if status.CodeOf(err) == status.ResourceExhausted {
+				return status.Newf(status.ResourceExhausted,
+					"grpc: received message after decompression larger than max %d", limit)
+			}
+			return status.Newf(status.Internal, "grpc: failed to decompress the received message: %v", err)
+		}
+		data = out.B
+	}
+	if err := codec.Unmarshal(data, v); err != nil {
+		return status.Newf(status.Internal, "grpc: failed to unmarshal the received message: %v", err)
+	}
+	return nil
+}

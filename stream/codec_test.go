@@ -1,0 +1,82 @@
+package stream_test
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/h2grpc/h2grpc/compression"
+	"github.com/h2grpc/h2grpc/method"
+	"github.com/h2grpc/h2grpc/status"
+	"github.com/h2grpc/h2grpc/stream"
+)
+
+// received makes the Message a ReceiveStream would deliver for payload.
+func received(t *testing.T, payload []byte, compressed bool) stream.Message {
+	t.Helper()
+	var d stream.Decoder
+	flag := byte(0)
+	if compressed {
+		flag = 1
+	}
+	frame := append([]byte{flag, byte(len(payload) >> 24), byte(len(payload) >> 16), byte(len(payload) >> 8), byte(len(payload))}, payload...)
+	_, msg, ok, err := d.Feed(frame)
+	if err != nil || !ok {
+		t.Fatalf("decode: %v %v", ok, err)
+	}
+	return msg
+}
+
+func TestMarshalUnmarshalEachCompressor(t *testing.T) {
+	in := wrapperspb.String(strings.Repeat("h2grpc ", 1000))
+	for _, name := range append(compression.Names(), "identity") {
+		t.Run(name, func(t *testing.T) {
+			comp := compression.Get(name) // nil for identity
+			buf, err := stream.Marshal(method.Proto, comp, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, _ := proto.Marshal(in)
+			if comp != nil && len(buf.B) >= len(plain)/4 {
+				t.Errorf("%d bytes compressed from %d", len(buf.B), len(plain))
+			}
+			if comp == nil && string(buf.B) != string(plain) {
+				t.Error("identity payload is not the plain encoding")
+			}
+			out := new(wrapperspb.StringValue)
+			err = stream.Unmarshal(received(t, buf.B, comp != nil), method.Proto, comp, 1<<20, out)
+			buf.Release()
+			if err != nil || out.Value != in.Value {
+				t.Fatalf("round trip: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnmarshalErrors(t *testing.T) {
+	gzip := compression.Get("gzip")
+	big, _ := stream.Marshal(method.Proto, gzip, wrapperspb.String(strings.Repeat("x", 64<<10)))
+	defer big.Release()
+	for _, tc := range []struct {
+		name       string
+		payload    []byte
+		compressed bool
+		comp       compression.Compressor
+		limit      int
+		want       status.Code
+	}{
+		{"compressed flag without encoding", []byte{1, 2, 3}, true, nil, 1 << 20, status.Internal},
+		{"corrupt compressed data", []byte{1, 2, 3}, true, gzip, 1 << 20, status.Internal},
+		{"inflates past the limit", big.B, true, gzip, 32 << 10, status.ResourceExhausted},
+		{"not a protobuf", []byte{0xff, 0xff}, false, nil, 1 << 20, status.Internal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := stream.Unmarshal(received(t, tc.payload, tc.compressed), method.Proto, tc.comp, tc.limit, new(wrapperspb.StringValue))
+			if status.CodeOf(err) != tc.want {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
