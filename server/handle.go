@@ -34,14 +34,14 @@ func (s *Server) handleStream(st *connection.Stream) {
 		httpError(st, 405, "h2grpc: gRPC requires POST\n")
 		return
 	}
-	ct, ok := s.contentType(h.ContentType)
+	codec, ct, ok := s.codecFor(h.ContentType)
 	if !ok {
 		httpError(st, 415, "h2grpc: unsupported content-type "+h.ContentType+"\n")
 		return
 	}
 	st.Send.Header = stream.Header{Status: 200, ContentType: ct}
 
-	c := &Call{st: st, codec: s.opts.codec, opts: &s.opts}
+	c := &Call{st: st, codec: codec, opts: &s.opts}
 	hd := s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc
@@ -129,19 +129,28 @@ func (c *Call) onContextDone() {
 	c.st.Cancel(err)
 }
 
-// contentType accepts application/grpc and application/grpc+<codec>, with
-// or without parameters, and returns the content-type to answer with.
-func (s *Server) contentType(ct string) (string, bool) {
+// codecFor accepts application/grpc and application/grpc+<subtype>, with
+// or without parameters, and returns the codec and the content-type to
+// answer with. No subtype means the server's codec (protobuf unless
+// replaced); a subtype names the server's codec, protobuf, or a codec
+// registered with grpc-go's encoding.RegisterCodec, as in grpc-go.
+func (s *Server) codecFor(ct string) (method.Codec, string, bool) {
 	base, _, _ := strings.Cut(ct, ";")
 	base = strings.TrimSpace(strings.ToLower(base))
 	if base == "application/grpc" {
-		return "application/grpc", true
+		return s.opts.codec, "application/grpc", true
 	}
 	sub, ok := strings.CutPrefix(base, "application/grpc+")
-	if !ok || sub != s.opts.codec.Name() {
-		return "", false
+	if !ok {
+		return nil, "", false
 	}
-	return "application/grpc+" + sub, true
+	codec := s.opts.codec
+	if sub != codec.Name() {
+		if codec = grpccompat.CodecFor(sub); codec == nil {
+			return nil, "", false
+		}
+	}
+	return codec, "application/grpc+" + sub, true
 }
 
 // httpError answers a request that is not gRPC with a plain HTTP error.
