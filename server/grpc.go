@@ -114,19 +114,25 @@ func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo {
 }
 
 // withGRPCContext adds to the call's context what grpc-go gives its
-// handlers: grpc-go's incoming metadata (with :authority and user-agent,
-// which grpc-go shows handlers), the peer, and the transport stream that
-// grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and grpc.Method use.
+// handlers: grpc-go's incoming metadata (with the four request headers
+// grpc-go shows handlers besides the custom ones: :authority, user-agent,
+// content-type and grpc-accept-encoding), the peer, and the transport
+// stream that grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and
+// grpc.Method use.
 func withGRPCContext(ctx context.Context, c *Call, h *stream.Header) context.Context {
-	md := make(grpcmd.MD, len(h.MD)+2)
+	md := make(grpcmd.MD, len(h.MD)+4)
 	for k, vs := range h.MD {
 		md[k] = vs
 	}
-	if h.Authority != "" {
-		md[":authority"] = []string{h.Authority}
-	}
-	if h.UserAgent != "" {
-		md["user-agent"] = []string{h.UserAgent}
+	for _, kv := range [...]struct{ k, v string }{
+		{":authority", h.Authority},
+		{"user-agent", h.UserAgent},
+		{"content-type", h.ContentType},
+		{"grpc-accept-encoding", h.AcceptEncoding},
+	} {
+		if kv.v != "" {
+			md[kv.k] = []string{kv.v}
+		}
 	}
 	ctx = grpcmd.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, &peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr()})

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/encoding/gzip"
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
@@ -173,4 +176,49 @@ func TestReflectionRegisters(t *testing.T) {
 		t.Errorf("file descriptor for the service: %v, %v", resp, err)
 	}
 	stream.CloseSend()
+}
+
+// keysServer answers with the sorted keys of the incoming metadata its
+// handler sees.
+type keysServer struct{ pb.UnimplementedExampleServer }
+
+func (keysServer) UnaryUnary(ctx context.Context, _ *pb.ExampleRequest) (*pb.ExampleReply, error) {
+	md, _ := grpcmd.FromIncomingContext(ctx)
+	keys := slices.Sorted(maps.Keys(md))
+	return &pb.ExampleReply{Message: strings.Join(keys, " ")}, nil
+}
+
+// A handler sees the same metadata keys on h2grpc as on grpc-go, for the
+// same grpc-go client call.
+func TestIncomingMetadataKeysMatchGRPCGo(t *testing.T) {
+	ours := server.New()
+	pb.RegisterExampleServer(ours, keysServer{})
+	theirs := grpc.NewServer()
+	pb.RegisterExampleServer(theirs, keysServer{})
+	var seen []string
+	for _, srv := range []interface{ Serve(net.Listener) error }{ours, theirs} {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(lis)
+		gc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		ctx = grpcmd.AppendToOutgoingContext(ctx, "x-a", "1", "x-b-bin", "\x00")
+		resp, err := pb.NewExampleClient(gc).UnaryUnary(ctx, &pb.ExampleRequest{}, grpc.UseCompressor("gzip"))
+		cancel()
+		gc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, resp.Message)
+	}
+	ours.Stop()
+	theirs.Stop()
+	if seen[0] != seen[1] {
+		t.Errorf("h2grpc handler saw keys %q, grpc-go's %q", seen[0], seen[1])
+	}
 }
