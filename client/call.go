@@ -195,7 +195,7 @@ func (c *Call) send(m any, last bool) error {
 	if c.st.Send.Ended() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
-	buf, err := stream.Marshal(c.codec, c.comp, m)
+	buf, compressed, err := stream.Marshal(c.codec, c.comp, m)
 	if err != nil {
 		return err
 	}
@@ -206,9 +206,9 @@ func (c *Call) send(m any, last bool) error {
 			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
 	if last {
-		err = c.st.Send.SendLast(data, c.comp != nil, nil)
+		err = c.st.Send.SendLast(data, compressed, nil)
 	} else {
-		err = c.st.Send.Send(data, c.comp != nil)
+		err = c.st.Send.Send(data, compressed)
 	}
 	if err != nil {
 		return io.EOF

@@ -151,7 +151,7 @@ func (c *Call) sendLast(m any) error {
 func (c *Call) send(m any, last func(error) stream.Header) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	buf, err := stream.Marshal(c.codec, c.comp, m)
+	buf, compressed, err := stream.Marshal(c.codec, c.comp, m)
 	if err != nil {
 		return err
 	}
@@ -162,10 +162,10 @@ func (c *Call) send(m any, last func(error) stream.Header) error {
 			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
 	if last == nil {
-		return c.st.Send.Send(data, c.comp != nil)
+		return c.st.Send.Send(data, compressed)
 	}
 	tr := last(nil)
-	return c.st.Send.SendLast(data, c.comp != nil, &tr)
+	return c.st.Send.SendLast(data, compressed, &tr)
 }
 
 // recvOne receives the single request of a unary or server-streaming call:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
@@ -60,10 +61,27 @@ func (e *Error) Err() error {
 	return e
 }
 
-// Error returns "rpc error: code = <code name> desc = <message>", the text
-// grpc-go uses.
+// Error returns "rpc error: code = <code> desc = <message>" with the code
+// spelled as grpc-go's codes.Code spells it ("InvalidArgument",
+// "Code(17)"): the same text grpc-go gives, so logs, middleware and code
+// that matches on it see no difference.
 func (e *Error) Error() string {
-	return "rpc error: code = " + e.Code().String() + " desc = " + e.Message()
+	return "rpc error: code = " + goCodeName(e.Code()) + " desc = " + e.Message()
+}
+
+// goNames are the codes as grpc-go's codes.Code.String spells them.
+var goNames = [...]string{
+	"OK", "Canceled", "Unknown", "InvalidArgument", "DeadlineExceeded",
+	"NotFound", "AlreadyExists", "PermissionDenied", "ResourceExhausted",
+	"FailedPrecondition", "Aborted", "OutOfRange", "Unimplemented",
+	"Internal", "Unavailable", "DataLoss", "Unauthenticated",
+}
+
+func goCodeName(c Code) string {
+	if c <= maxCode {
+		return goNames[c]
+	}
+	return "Code(" + strconv.FormatUint(uint64(c), 10) + ")"
 }
 
 // Code returns the status code; OK for a nil receiver.

@@ -25,11 +25,11 @@ func TestNew(t *testing.T) {
 		wantText string
 	}{
 		{"new", status.New(status.NotFound, "no such thing"), status.NotFound, "no such thing",
-			"rpc error: code = NOT_FOUND desc = no such thing"},
+			"rpc error: code = NotFound desc = no such thing"},
 		{"newf", status.Newf(status.Internal, "x=%d y=%q", 1, "z"), status.Internal, `x=1 y="z"`,
-			`rpc error: code = INTERNAL desc = x=1 y="z"`},
+			`rpc error: code = Internal desc = x=1 y="z"`},
 		{"ok allowed", status.New(status.OK, ""), status.OK, "", "rpc error: code = OK desc = "},
-		{"undefined code", status.New(99, "m"), 99, "m", "rpc error: code = CODE(99) desc = m"},
+		{"undefined code", status.New(99, "m"), 99, "m", "rpc error: code = Code(99) desc = m"},
 		{"nil", nil, status.OK, "", "rpc error: code = OK desc = "},
 	}
 	for _, tt := range tests {
@@ -207,7 +207,7 @@ func TestIs(t *testing.T) {
 		{"wrapped", fmt.Errorf("ctx: %w", a), status.New(status.NotFound, "x"), true},
 		{"other code", a, status.New(status.Internal, "x"), false},
 		{"other message", a, status.New(status.NotFound, "y"), false},
-		{"plain error", a, errors.New("rpc error: code = NOT_FOUND desc = x"), false},
+		{"plain error", a, errors.New("rpc error: code = NotFound desc = x"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ func ExampleError() {
 	fmt.Println(status.CodeOf(context.DeadlineExceeded))
 	fmt.Println(status.CodeOf(nil))
 	// Output:
-	// rpc error: code = NOT_FOUND desc = no user 42
+	// rpc error: code = NotFound desc = no user 42
 	// NOT_FOUND
 	// true
 	// DEADLINE_EXCEEDED

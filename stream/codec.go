@@ -10,27 +10,32 @@ import (
 // the call's compression, both ways. Server and client calls use it alike.
 
 // Marshal encodes v with codec into a pooled buffer and, when comp is not
-// nil, compresses the encoding into another. The caller sends B (flagged
-// compressed when comp is not nil) and then releases the buffer.
-func Marshal(codec method.Codec, comp compression.Compressor, v any) (Buffer, error) {
-	buf := GetBuffer(method.SizeHint(codec, v, 512))
+// nil, compresses the encoding into another; the caller sends B, flagged
+// compressed as Marshal says, then releases the buffer. As in grpc-go, a
+// nil v is the empty message, and an empty encoding is sent uncompressed
+// (compressing it could only make it longer).
+func Marshal(codec method.Codec, comp compression.Compressor, v any) (buf Buffer, compressed bool, err error) {
+	if v == nil {
+		return GetBuffer(0), false, nil
+	}
+	buf = GetBuffer(method.SizeHint(codec, v, 512))
 	data, err := codec.Marshal(buf.B, v)
 	buf.B = data
 	if err != nil {
 		buf.Release()
-		return Buffer{}, status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
+		return Buffer{}, false, status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
 	}
-	if comp == nil {
-		return buf, nil
+	if comp == nil || len(data) == 0 {
+		return buf, false, nil
 	}
 	out := GetBuffer(len(data)/2 + 64)
 	out.B, err = comp.Compress(out.B, data)
 	buf.Release()
 	if err != nil {
 		out.Release()
-		return Buffer{}, status.Newf(status.Internal, "grpc: error while compressing: %v", err)
+		return Buffer{}, false, status.Newf(status.Internal, "grpc: error while compressing: %v", err)
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // Unmarshal decodes msg into v with codec, first decompressing it with

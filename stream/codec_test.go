@@ -34,7 +34,7 @@ func TestMarshalUnmarshalEachCompressor(t *testing.T) {
 	for _, name := range append(compression.Names(), "identity") {
 		t.Run(name, func(t *testing.T) {
 			comp := compression.Get(name) // nil for identity
-			buf, err := stream.Marshal(method.Proto, comp, in)
+			buf, compressed, err := stream.Marshal(method.Proto, comp, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +46,10 @@ func TestMarshalUnmarshalEachCompressor(t *testing.T) {
 				t.Error("identity payload is not the plain encoding")
 			}
 			out := new(wrapperspb.StringValue)
-			err = stream.Unmarshal(received(t, buf.B, comp != nil), method.Proto, comp, 1<<20, out)
+			if compressed != (comp != nil) {
+				t.Errorf("compressed = %v", compressed)
+			}
+			err = stream.Unmarshal(received(t, buf.B, compressed), method.Proto, comp, 1<<20, out)
 			buf.Release()
 			if err != nil || out.Value != in.Value {
 				t.Fatalf("round trip: %v", err)
@@ -57,7 +60,7 @@ func TestMarshalUnmarshalEachCompressor(t *testing.T) {
 
 func TestUnmarshalErrors(t *testing.T) {
 	gzip := compression.Get("gzip")
-	big, _ := stream.Marshal(method.Proto, gzip, wrapperspb.String(strings.Repeat("x", 64<<10)))
+	big, _, _ := stream.Marshal(method.Proto, gzip, wrapperspb.String(strings.Repeat("x", 64<<10)))
 	defer big.Release()
 	for _, tc := range []struct {
 		name       string
@@ -78,5 +81,17 @@ func TestUnmarshalErrors(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// A nil message and an empty encoding go out as an empty, uncompressed
+// payload, as grpc-go sends them.
+func TestMarshalEmpty(t *testing.T) {
+	for _, v := range []any{nil, &wrapperspb.StringValue{}} {
+		buf, compressed, err := stream.Marshal(method.Proto, compression.Get("gzip"), v)
+		if err != nil || compressed || len(buf.B) != 0 {
+			t.Errorf("Marshal(%v): %d bytes, compressed %v, %v; want 0, false, nil", v, len(buf.B), compressed, err)
+		}
+		buf.Release()
 	}
 }

@@ -112,3 +112,14 @@ func TestCodecAdapter(t *testing.T) {
 		t.Error("an unregistered subtype found a codec")
 	}
 }
+
+// The text of every code, defined or not, is grpc-go's.
+func TestErrorTextIsGRPCGos(t *testing.T) {
+	for c := 1; c <= 17; c++ { // OK is no error
+		ours := grpccompat.Wrap(status.New(status.Code(c), "m\tn")).Error()
+		theirs := grpcstatus.Error(codes.Code(c), "m\tn").Error()
+		if ours != theirs {
+			t.Errorf("code %d: %q, grpc-go %q", c, ours, theirs)
+		}
+	}
+}
