@@ -185,8 +185,8 @@ func (c *Call) Context() context.Context { return c.ctx }
 // SendMsg sends m as the next request message, with the request headers if
 // they have not been sent. It blocks while the server's flow-control window
 // is closed. For a method whose requests do not stream, m is the request
-// and leaves with END_STREAM. When the call has ended it returns io.EOF;
-// RecvMsg then tells the status.
+// and leaves with END_STREAM. When the call has ended it returns io.EOF
+// (nil for a single request, as grpc-go); RecvMsg then tells the status.
 func (c *Call) SendMsg(m any) error {
 	return grpccompat.Wrap(c.send(m, !c.clientStreams))
 }
@@ -211,6 +211,11 @@ func (c *Call) send(m any, last bool) error {
 		err = c.st.Send.Send(data, compressed)
 	}
 	if err != nil {
+		if !c.clientStreams {
+			// As grpc-go: the single request's send reports nothing, so
+			// generated code goes on to RecvMsg, which tells the status.
+			return nil
+		}
 		return io.EOF
 	}
 	return nil
