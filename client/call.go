@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	grpcmd "google.golang.org/grpc/metadata"
@@ -42,6 +43,13 @@ type Call struct {
 	// request with END_STREAM, one whose responses do not stream takes its
 	// response together with the status.
 	clientStreams, serverStreams bool
+
+	// The context Context returns, made on first use and ended with the
+	// call, as grpc-go's stream context is.
+	ctxMu     sync.Mutex
+	streamCtx context.Context
+	cancelCtx context.CancelFunc
+	ended     bool
 
 	// Owned by the receiving goroutine.
 	checkedHeader bool
@@ -179,8 +187,22 @@ func contextStatus(err error) *status.Error {
 	return status.New(status.Canceled, "context canceled")
 }
 
-// Context returns the call's context.
-func (c *Call) Context() context.Context { return c.ctx }
+// Context returns the call's context: the context the call was made with,
+// plus the peer (peer.FromContext), ended once the call has ended, as
+// grpc-go's stream context is.
+func (c *Call) Context() context.Context {
+	c.ctxMu.Lock()
+	defer c.ctxMu.Unlock()
+	if c.streamCtx == nil {
+		cc := c.st.Conn()
+		ctx := peer.NewContext(c.ctx, &peer.Peer{Addr: cc.RemoteAddr(), LocalAddr: cc.LocalAddr()})
+		c.streamCtx, c.cancelCtx = context.WithCancel(ctx)
+		if c.ended {
+			c.cancelCtx()
+		}
+	}
+	return c.streamCtx
+}
 
 // SendMsg sends m as the next request message, with the request headers if
 // they have not been sent. It blocks while the server's flow-control window
@@ -202,8 +224,11 @@ func (c *Call) send(m any, last bool) error {
 	defer buf.Release()
 	data := buf.B
 	if len(data) > c.opts.maxSendSize {
-		return status.Newf(status.ResourceExhausted,
-			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
+		// As in grpc-go, the whole call ends: RecvMsg reports it too.
+		err := status.Newf(status.ResourceExhausted,
+			"trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
+		c.st.Cancel(err)
+		return err
 	}
 	if last {
 		err = c.st.Send.SendLast(data, compressed, nil)
@@ -371,9 +396,18 @@ func (c *Call) fail(err error) error {
 func (c *Call) finish(recvErr error) {
 	if recvErr == io.EOF {
 		c.end(c.statusFromTrailer())
-	} else {
-		c.end(status.Convert(recvErr))
+		return
 	}
+	st := status.Convert(recvErr)
+	if st.Code() == status.Canceled {
+		// A reset after our deadline passed was most likely caused by it
+		// (the server enforces it with RST_STREAM(CANCEL)): report it as
+		// the deadline, as grpc-go does.
+		if dl, ok := c.ctx.Deadline(); ok && !time.Now().Before(dl) {
+			st = contextStatus(context.DeadlineExceeded)
+		}
+	}
+	c.end(st)
 }
 
 // end ends the call with status st (nil for OK).
@@ -389,6 +423,12 @@ func (c *Call) end(st *status.Error) {
 		c.stop()
 	}
 	c.st.Finish()
+	c.ctxMu.Lock()
+	c.ended = true
+	if c.cancelCtx != nil {
+		c.cancelCtx()
+	}
+	c.ctxMu.Unlock()
 	c.fillOptions()
 }
 
@@ -400,7 +440,7 @@ func (c *Call) fillOptions() {
 	if o.header != nil || o.grpcHeader != nil {
 		var md metadata.MD
 		if h, _ := c.st.Recv.Header(); h != nil {
-			md = h.MD
+			md = responseHeaderMD(h)
 		}
 		if o.header != nil {
 			*o.header = md
@@ -462,7 +502,7 @@ func (c *Call) endErr() error {
 func (c *Call) Header() (grpcmd.MD, error) {
 	h, err := c.st.Recv.Header()
 	if h != nil {
-		return grpcmd.MD(h.MD), nil
+		return grpcmd.MD(responseHeaderMD(h)), nil
 	}
 	if err != nil && err != io.EOF {
 		return nil, grpccompat.Wrap(status.Convert(err))
@@ -474,9 +514,35 @@ func (c *Call) Header() (grpcmd.MD, error) {
 // error; before that it returns nil.
 func (c *Call) Trailer() grpcmd.MD { return grpcmd.MD(c.trailerMD()) }
 
+// trailerMD is the trailers' metadata as grpc-go shows it: the custom keys
+// and grpc-status-details-bin, decoded.
 func (c *Call) trailerMD() metadata.MD {
-	if tr := c.st.Recv.Trailer(); tr != nil {
+	tr := c.st.Recv.Trailer()
+	if tr == nil {
+		return nil
+	}
+	if tr.GRPCDetails == "" {
 		return tr.MD
 	}
-	return nil
+	md := make(metadata.MD, len(tr.MD)+1)
+	for k, v := range tr.MD {
+		md[k] = v
+	}
+	if b, err := metadata.DecodeBin(tr.GRPCDetails); err == nil {
+		md["grpc-status-details-bin"] = b
+	}
+	return md
+}
+
+// responseHeaderMD is the response headers' metadata as grpc-go shows it:
+// the custom keys and content-type.
+func responseHeaderMD(h *stream.Header) metadata.MD {
+	md := make(metadata.MD, len(h.MD)+1)
+	for k, v := range h.MD {
+		md[k] = v
+	}
+	if h.ContentType != "" {
+		md["content-type"] = []string{h.ContentType}
+	}
+	return md
 }

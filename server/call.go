@@ -65,6 +65,9 @@ func (c *Call) SetHeader(md metadata.MD) error {
 }
 
 func (c *Call) setHeaderLocked(md metadata.MD) error {
+	if len(md) == 0 {
+		return nil // as grpc-go: nothing to add is never an error
+	}
 	if c.st.Send.HeaderSent() {
 		return status.New(status.Internal, "transport: the stream is done or SetHeader was called after headers were sent")
 	}
@@ -159,7 +162,7 @@ func (c *Call) send(m any, last func(error) stream.Header) error {
 	data := buf.B
 	if len(data) > c.opts.maxSendSize {
 		return status.Newf(status.ResourceExhausted,
-			"grpc: trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
+			"trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 	}
 	if last == nil {
 		return c.st.Send.Send(data, compressed)
