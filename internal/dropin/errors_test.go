@@ -52,27 +52,27 @@ func TestHandlerErrors(t *testing.T) {
 	// Each way of calling returns the call's error and its trailers.
 	calls := []struct {
 		name string
-		call func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD)
+		call func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error)
 	}{
-		{"EmptyCall trailers-only", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"EmptyCall trailers-only", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			var tr metadata.MD
 			_, err := e.tc.EmptyCall(ctx, &testpb.Empty{}, grpc.Trailer(&tr))
-			return err, tr
+			return tr, err
 		}},
-		{"UnaryCall after headers", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"UnaryCall after headers", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			var tr metadata.MD
 			_, err := e.tc.UnaryCall(ctx, &testpb.SimpleRequest{}, grpc.Trailer(&tr))
-			return err, tr
+			return tr, err
 		}},
-		{"StreamingOutputCall trailers-only", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"StreamingOutputCall trailers-only", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			stream, err := e.tc.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			_, err = stream.Recv()
-			return err, stream.Trailer()
+			return stream.Trailer(), err
 		}},
-		{"StreamingOutputCall after messages", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"StreamingOutputCall after messages", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			stream, err := e.tc.StreamingOutputCall(ctx, &testpb.StreamingOutputCallRequest{
 				ResponseParameters: []*testpb.ResponseParameters{{Size: 1}, {Size: 2}},
 			})
@@ -85,9 +85,9 @@ func TestHandlerErrors(t *testing.T) {
 				}
 			}
 			_, err = stream.Recv()
-			return err, stream.Trailer()
+			return stream.Trailer(), err
 		}},
-		{"StreamingInputCall", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"StreamingInputCall", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			stream, err := e.tc.StreamingInputCall(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -96,9 +96,9 @@ func TestHandlerErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = stream.CloseAndRecv()
-			return err, stream.Trailer()
+			return stream.Trailer(), err
 		}},
-		{"FullDuplexCall after messages", func(t *testing.T, e *env, ctx context.Context) (error, metadata.MD) {
+		{"FullDuplexCall after messages", func(t *testing.T, e *env, ctx context.Context) (metadata.MD, error) {
 			stream, err := e.tc.FullDuplexCall(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -111,14 +111,14 @@ func TestHandlerErrors(t *testing.T) {
 			}
 			stream.CloseSend()
 			_, err = stream.Recv()
-			return err, stream.Trailer()
+			return stream.Trailer(), err
 		}},
 	}
 	matrix(t, func(t *testing.T, e *env) {
 		for _, c := range calls {
 			t.Run(c.name, func(t *testing.T) {
 				for _, name := range names {
-					err, tr := c.call(t, e, outgoing(callCtx(t), "x-error", name))
+					tr, err := c.call(t, e, outgoing(callCtx(t), "x-error", name))
 					checkStatus(t, err, wantErrors[name])
 					checkEcho(t, name+": trailer", tr)
 					if len(tr.Get("seen-method")) != 1 {
