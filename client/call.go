@@ -5,8 +5,10 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"google.golang.org/grpc/credentials"
 	grpcmd "google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 
@@ -31,7 +33,8 @@ const defaultMaxSendSize = 1<<31 - 1
 // by one goroutine at a time; they may be different goroutines. Header and
 // Trailer may be called from any goroutine.
 type Call struct {
-	st    *connection.Stream
+	cur   atomic.Pointer[connection.Stream] // the call's stream; replaced only by retry
+	conn  *Conn
 	ctx   context.Context
 	codec method.Codec
 	comp  compression.Compressor // compresses requests; nil for identity
@@ -51,7 +54,16 @@ type Call struct {
 	cancelCtx context.CancelFunc
 	ended     bool
 
+	// A single request is kept until the call ends, so that a stream the
+	// server never processed can be retried on another (gRFC A6).
+	reqMu         sync.Mutex
+	req           stream.Buffer
+	reqCompressed bool
+	haveReq       bool // req holds the request
+	reqClosed     bool // the call has ended: keep nothing more
+
 	// Owned by the receiving goroutine.
+	retried       bool
 	checkedHeader bool
 	done          bool
 	err           error // the call's status once done, as returned; nil for OK
@@ -65,13 +77,13 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if err := ctx.Err(); err != nil {
 		return nil, contextStatus(err)
 	}
-	call := &Call{ctx: ctx, codec: c.opts.codec, clientStreams: clientStreams, serverStreams: serverStreams}
+	call := &Call{ctx: ctx, conn: c, codec: c.opts.codec, clientStreams: clientStreams, serverStreams: serverStreams}
 	co := &call.opts
 	co.maxSendSize = defaultMaxSendSize
 	co.apply(opts)
 	h := stream.Header{
 		Method:         "POST",
-		Scheme:         "http",
+		Scheme:         c.scheme,
 		Path:           path,
 		Authority:      c.opts.authority,
 		ContentType:    c.ct,
@@ -116,11 +128,78 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if co.maxRecvSize > 0 {
 		st.Recv.SetMaxSize(co.maxRecvSize)
 	}
-	call.st = st
+	call.cur.Store(st)
 	if ctx.Done() != nil {
 		call.stop = context.AfterFunc(ctx, call.onContextDone)
 	}
 	return call, nil
+}
+
+// st returns the call's stream.
+func (c *Call) st() *connection.Stream { return c.cur.Load() }
+
+// keepRequest keeps the single request's encoding until the call ends, for
+// retry.
+func (c *Call) keepRequest(buf stream.Buffer, compressed bool) {
+	c.reqMu.Lock()
+	defer c.reqMu.Unlock()
+	if c.reqClosed || c.haveReq {
+		buf.Release()
+		return
+	}
+	c.req, c.reqCompressed, c.haveReq = buf, compressed, true
+}
+
+// retry moves a call whose stream the server never processed (refused,
+// above a GOAWAY's last-stream-id, never written) to a new stream, at most
+// once, as gRFC A6's transparent retry allows: nothing can have reached a
+// handler. Only calls with a single request are retried: they keep it.
+// It reports whether the call now runs on a new stream.
+func (c *Call) retry() bool {
+	old := c.st()
+	if c.retried || c.clientStreams || !old.Refused() {
+		return false
+	}
+	c.reqMu.Lock()
+	req, compressed, ok := c.req.B, c.reqCompressed, c.haveReq
+	c.reqMu.Unlock()
+	if !ok {
+		return false
+	}
+	if h, _ := old.Recv.Header(); h != nil {
+		return false
+	}
+	c.retried = true
+	cc, err := c.conn.connFor(c.ctx, c.opts.waitForReady)
+	if err != nil {
+		return false
+	}
+	st, err := cc.NewStream(c.ctx)
+	if err != nil {
+		return false
+	}
+	if c.stop != nil && !c.stop() {
+		// The context ended meanwhile: its status stands.
+		st.Finish()
+		return false
+	}
+	h := old.Send.Header
+	if dl, ok := c.ctx.Deadline(); ok {
+		h.Timeout = metadata.EncodeTimeout(time.Until(dl))
+	}
+	st.Send.Header = h
+	if c.opts.maxRecvSize > 0 {
+		st.Recv.SetMaxSize(c.opts.maxRecvSize)
+	}
+	c.cur.Store(st)
+	old.Finish()
+	c.checkedHeader = false
+	if c.stop != nil {
+		c.stop = context.AfterFunc(c.ctx, c.onContextDone)
+	}
+	// A failed send shows in the receive that follows.
+	st.Send.SendLast(req, compressed, nil)
+	return true
 }
 
 // chooseCodec applies grpc.CallContentSubtype and grpc.ForceCodec, as
@@ -177,7 +256,15 @@ func outgoingMetadata(ctx context.Context, h *stream.Header, co *callOptions) (m
 // onContextDone resets the stream when the call's context ends; blocked
 // sends and receives return at once.
 func (c *Call) onContextDone() {
-	c.st.Cancel(contextStatus(c.ctx.Err()))
+	c.st().Cancel(contextStatus(c.ctx.Err()))
+}
+
+// peerOf is the server as grpc-go's peer package describes it, with the
+// TLS handshake's AuthInfo when there was one.
+func peerOf(cc *connection.Conn) peer.Peer {
+	p := peer.Peer{Addr: cc.RemoteAddr(), LocalAddr: cc.LocalAddr()}
+	p.AuthInfo, _ = cc.Info().(credentials.AuthInfo)
+	return p
 }
 
 func contextStatus(err error) *status.Error {
@@ -194,8 +281,8 @@ func (c *Call) Context() context.Context {
 	c.ctxMu.Lock()
 	defer c.ctxMu.Unlock()
 	if c.streamCtx == nil {
-		cc := c.st.Conn()
-		ctx := peer.NewContext(c.ctx, &peer.Peer{Addr: cc.RemoteAddr(), LocalAddr: cc.LocalAddr()})
+		p := peerOf(c.st().Conn())
+		ctx := peer.NewContext(c.ctx, &p)
 		c.streamCtx, c.cancelCtx = context.WithCancel(ctx)
 		if c.ended {
 			c.cancelCtx()
@@ -214,26 +301,30 @@ func (c *Call) SendMsg(m any) error {
 }
 
 func (c *Call) send(m any, last bool) error {
-	if c.st.Send.Ended() {
+	if c.st().Send.Ended() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
 	buf, compressed, err := stream.Marshal(c.codec, c.comp, m)
 	if err != nil {
 		return err
 	}
-	defer buf.Release()
+	if last {
+		c.keepRequest(buf, compressed)
+	} else {
+		defer buf.Release()
+	}
 	data := buf.B
 	if len(data) > c.opts.maxSendSize {
 		// As in grpc-go, the whole call ends: RecvMsg reports it too.
 		err := status.Newf(status.ResourceExhausted,
 			"trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
-		c.st.Cancel(err)
+		c.st().Cancel(err)
 		return err
 	}
 	if last {
-		err = c.st.Send.SendLast(data, compressed, nil)
+		err = c.st().Send.SendLast(data, compressed, nil)
 	} else {
-		err = c.st.Send.Send(data, compressed)
+		err = c.st().Send.Send(data, compressed)
 	}
 	if err != nil {
 		if !c.clientStreams {
@@ -250,7 +341,7 @@ func (c *Call) send(m any, last bool) error {
 // message, for a call whose server may speak before the client does. If the
 // call has already ended it returns its status.
 func (c *Call) SendHeader() error {
-	if err := c.st.Send.SendHeader(); err != nil {
+	if err := c.st().Send.SendHeader(); err != nil {
 		c.finish(err)
 		return c.err
 	}
@@ -260,8 +351,8 @@ func (c *Call) SendHeader() error {
 // CloseSend tells the server no more messages will be sent. It does
 // nothing once the requests have ended.
 func (c *Call) CloseSend() error {
-	if !c.st.Send.Ended() {
-		c.st.Send.Close(nil)
+	if !c.st().Send.Ended() {
+		c.st().Send.Close(nil)
 	}
 	return nil
 }
@@ -281,7 +372,10 @@ func (c *Call) recvMsg(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	msg, err := c.st.Recv.Recv()
+	msg, err := c.st().Recv.Recv()
+	for err != nil && err != io.EOF && c.retry() {
+		msg, err = c.st().Recv.Recv()
+	}
 	if herr := c.checkHeaderOnce(); herr != nil {
 		msg.Release()
 		return c.fail(herr)
@@ -300,7 +394,10 @@ func (c *Call) recvOne(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	msg, err := c.st.Recv.Recv()
+	msg, err := c.st().Recv.Recv()
+	for err != nil && err != io.EOF && c.retry() {
+		msg, err = c.st().Recv.Recv()
+	}
 	if herr := c.checkHeaderOnce(); herr != nil {
 		msg.Release()
 		return c.fail(herr)
@@ -320,7 +417,7 @@ func (c *Call) recvOne(m any) error {
 	if err := c.decode(msg, m); err != nil {
 		return err
 	}
-	if msg, err = c.st.Recv.Recv(); err == nil {
+	if msg, err = c.st().Recv.Recv(); err == nil {
 		msg.Release()
 		return c.fail(status.New(status.Unimplemented, "grpc: server sent more than one response message for a single-response method"))
 	}
@@ -331,7 +428,7 @@ func (c *Call) recvOne(m any) error {
 // decode unmarshals msg into m and releases it; a message that cannot be
 // decoded ends the call.
 func (c *Call) decode(msg stream.Message, m any) error {
-	if err := stream.Unmarshal(msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m); err != nil {
+	if err := stream.Unmarshal(msg, c.codec, c.dcomp, c.st().Recv.MaxSize(), m); err != nil {
 		return c.fail(err)
 	}
 	return nil
@@ -352,7 +449,7 @@ func (c *Call) checkHeaderOnce() error {
 // checkHeader refuses a response that is not gRPC, mapping its HTTP status
 // as the spec says.
 func (c *Call) checkHeader() error {
-	h, _ := c.st.Recv.Header()
+	h, _ := c.st().Recv.Header()
 	if h == nil {
 		return nil // trailers-only or reset: the status comes from the end
 	}
@@ -384,7 +481,7 @@ func httpStatusError(code int) *status.Error {
 // call's status.
 func (c *Call) fail(err error) error {
 	if !c.done {
-		c.st.Cancel(err)
+		c.st().Cancel(err)
 		c.finish(err)
 	}
 	return c.endErr()
@@ -422,7 +519,11 @@ func (c *Call) end(st *status.Error) {
 	if c.stop != nil {
 		c.stop()
 	}
-	c.st.Finish()
+	c.st().Finish()
+	c.reqMu.Lock()
+	c.req.Release()
+	c.haveReq, c.reqClosed = false, true
+	c.reqMu.Unlock()
 	c.ctxMu.Lock()
 	c.ended = true
 	if c.cancelCtx != nil {
@@ -439,7 +540,7 @@ func (c *Call) fillOptions() {
 	o := &c.opts
 	if o.header != nil || o.grpcHeader != nil {
 		var md metadata.MD
-		if h, _ := c.st.Recv.Header(); h != nil {
+		if h, _ := c.st().Recv.Header(); h != nil {
 			md = responseHeaderMD(h)
 		}
 		if o.header != nil {
@@ -459,8 +560,7 @@ func (c *Call) fillOptions() {
 		}
 	}
 	if o.peer != nil {
-		cc := c.st.Conn()
-		*o.peer = peer.Peer{Addr: cc.RemoteAddr(), LocalAddr: cc.LocalAddr()}
+		*o.peer = peerOf(c.st().Conn())
 	}
 	for _, f := range o.onFinish {
 		f(c.err)
@@ -470,9 +570,9 @@ func (c *Call) fillOptions() {
 // statusFromTrailer reads the status from the trailers, or from the HTTP
 // status when the response carries none (SPEC.md "Responses"); nil is OK.
 func (c *Call) statusFromTrailer() *status.Error {
-	tr := c.st.Recv.Trailer()
+	tr := c.st().Recv.Trailer()
 	if tr == nil {
-		if h, _ := c.st.Recv.Header(); h != nil && h.Status != 200 {
+		if h, _ := c.st().Recv.Header(); h != nil && h.Status != 200 {
 			return httpStatusError(h.Status)
 		}
 		return status.New(status.Internal, "server closed the stream without sending trailers")
@@ -500,7 +600,7 @@ func (c *Call) endErr() error {
 // returns nil and no error when the call ended without headers (a
 // trailers-only response; RecvMsg tells the status).
 func (c *Call) Header() (grpcmd.MD, error) {
-	h, err := c.st.Recv.Header()
+	h, err := c.st().Recv.Header()
 	if h != nil {
 		return grpcmd.MD(responseHeaderMD(h)), nil
 	}
@@ -517,7 +617,7 @@ func (c *Call) Trailer() grpcmd.MD { return grpcmd.MD(c.trailerMD()) }
 // trailerMD is the trailers' metadata as grpc-go shows it: the custom keys
 // and grpc-status-details-bin, decoded.
 func (c *Call) trailerMD() metadata.MD {
-	tr := c.st.Recv.Trailer()
+	tr := c.st().Recv.Trailer()
 	if tr == nil {
 		return nil
 	}

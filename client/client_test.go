@@ -136,7 +136,7 @@ func TestWaitsForStreamSlot(t *testing.T) {
 }
 
 // After the connection is lost, calls fail with UNAVAILABLE; once a server
-// is back, the next call makes a new connection.
+// is back, a new connection is made.
 func TestReconnectsAfterServerRestart(t *testing.T) {
 	srv := server.New()
 	server.RegisterUnary(srv, testserver.Unary, func(ctx context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
@@ -148,7 +148,7 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 	}
 	addr := lis.Addr().String()
 	go srv.Serve(lis)
-	c := dial(t, addr)
+	c := dial(t, addr, client.WithBackoff(client.Backoff{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 50 * time.Millisecond}))
 	ctx := testserver.Context(t, 10*time.Second)
 	if _, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{}); err != nil {
 		t.Fatal(err)
@@ -169,7 +169,9 @@ func TestReconnectsAfterServerRestart(t *testing.T) {
 	}
 	go srv2.Serve(lis2)
 	defer srv2.Stop()
-	resp, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{})
+	// The failed attempt put the Conn in transient failure: a call that
+	// waits for ready gets through once the backoff's retry connects.
+	resp, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{}, grpc.WaitForReady(true))
 	if err != nil || resp.Message != "two" {
 		t.Fatalf("call after the restart: %v, %v", resp, err)
 	}

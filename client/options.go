@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -26,6 +27,9 @@ type options struct {
 	authority   string
 	dial        func(ctx context.Context, addr string) (net.Conn, error)
 	dialTimeout time.Duration
+	creds       credentials.TransportCredentials
+	lazy        bool
+	backoff     Backoff
 	callOpts    []CallOption
 
 	unaryInt    grpc.UnaryClientInterceptor // the whole chain, set by Dial
@@ -43,6 +47,7 @@ func defaultOptions() options {
 		codec:       method.Proto,
 		userAgent:   "h2grpc-go/0.1",
 		dialTimeout: 20 * time.Second,
+		backoff:     DefaultBackoff,
 	}
 }
 
@@ -135,4 +140,48 @@ func DialTimeout(d time.Duration) Option {
 // choose another per call.
 func Codec(c method.Codec) Option {
 	return optionFunc(func(o *options) { o.codec = c })
+}
+
+// WithTransportCredentials secures the connection with creds, grpc-go's
+// credentials.NewTLS(cfg) for instance: calls go out with :scheme https
+// and handlers find the handshake's AuthInfo in their peer. The server
+// must agree to HTTP/2 with ALPN.
+func WithTransportCredentials(creds credentials.TransportCredentials) Option {
+	return optionFunc(func(o *options) { o.creds = creds })
+}
+
+// WithTLS is WithTransportCredentials(credentials.NewTLS(cfg)): TLS with
+// ALPN h2, the server name taken from the authority unless cfg sets one.
+func WithTLS(cfg *tls.Config) Option {
+	return WithTransportCredentials(credentials.NewTLS(cfg))
+}
+
+// WithLazyConnect makes Dial return at once, without connecting: the first
+// call connects, as grpc-go's NewClient does.
+func WithLazyConnect() Option {
+	return optionFunc(func(o *options) { o.lazy = true })
+}
+
+// Backoff is how long a Conn waits between failed attempts to connect:
+// BaseDelay after the first failure, then Multiplier times longer after
+// each, at most MaxDelay, each wait spread by ±Jitter (a fraction) so
+// clients that lost the same server do not come back at once.
+type Backoff struct {
+	BaseDelay  time.Duration
+	Multiplier float64
+	Jitter     float64
+	MaxDelay   time.Duration
+}
+
+// DefaultBackoff is gRPC's connection backoff (doc/connection-backoff.md).
+var DefaultBackoff = Backoff{
+	BaseDelay:  time.Second,
+	Multiplier: 1.6,
+	Jitter:     0.2,
+	MaxDelay:   120 * time.Second,
+}
+
+// WithBackoff replaces DefaultBackoff, as grpc.WithConnectParams does.
+func WithBackoff(b Backoff) Option {
+	return optionFunc(func(o *options) { o.backoff = b })
 }

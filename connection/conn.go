@@ -67,6 +67,8 @@ type Conn struct {
 	goAwaySent  bool   // we sent our final GOAWAY
 	shutdownAck chan struct{}
 	err         error // why the connection ended; nil while it runs
+
+	info atomic.Value // what the layer above attached (SetInfo)
 }
 
 // peerSettings are the peer's SETTINGS that shape what we send.
@@ -152,6 +154,19 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
 // NetConn returns the underlying connection (for TLS state, say).
 func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// SetInfo attaches v to the connection for the layers above, which know
+// things the framing does not: the TLS handshake's result that handlers
+// see as their peer's AuthInfo, say. Set it before the first stream.
+func (c *Conn) SetInfo(v any) { c.info.Store(&v) }
+
+// Info returns what SetInfo attached, or nil.
+func (c *Conn) Info() any {
+	if p, ok := c.info.Load().(*any); ok {
+		return *p
+	}
+	return nil
+}
 
 // Done is closed once the connection has finished and every stream on it
 // has been ended.

@@ -214,6 +214,7 @@ func (c *Conn) onStreamReset(f *http2.RSTStreamFrame) error {
 	}
 	err := status.Newf(status.FromHTTP2ErrCode(uint32(f.ErrCode)), "stream reset by peer: %v", f.ErrCode)
 	s.resetErr = err
+	s.refused = f.ErrCode == http2.ErrCodeRefusedStream
 	c.removeLocked(s)
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -329,7 +330,7 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	}
 	err := status.Newf(status.Unavailable, "connection going away (%v): stream not processed", f.ErrCode)
 	for _, s := range refused {
-		s.resetErr = err
+		s.resetErr, s.refused = err, true
 		c.removeLocked(s)
 	}
 	c.closeIfDrainedLocked()

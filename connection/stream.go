@@ -38,6 +38,7 @@ type Stream struct {
 	remoteEnded bool  // END_STREAM received
 	localEnded  bool  // END_STREAM sent
 	resetErr    error // set once the stream was reset or its connection ended
+	refused     bool  // the peer never processed it: safe to retry
 }
 
 var (
@@ -57,6 +58,16 @@ func (s *Stream) ID() uint32 {
 	s.conn.mu.Lock()
 	defer s.conn.mu.Unlock()
 	return s.id
+}
+
+// Refused reports whether the stream ended without the peer having
+// processed it: it was reset with REFUSED_STREAM, was above the
+// last-stream-id of the peer's GOAWAY, or never reached the wire. Such a
+// stream may be retried elsewhere (gRFC A6's transparent retry).
+func (s *Stream) Refused() bool {
+	s.conn.mu.Lock()
+	defer s.conn.mu.Unlock()
+	return s.refused
 }
 
 // Conn returns the stream's connection.
@@ -87,7 +98,7 @@ func (s *Stream) failUnopened(err error) {
 	c.mu.Lock()
 	unopened := s.id == 0 && s.resetErr == nil
 	if unopened {
-		s.resetErr = err
+		s.resetErr, s.refused = err, true
 		c.removeLocked(s)
 	}
 	c.mu.Unlock()
