@@ -116,7 +116,8 @@ func (s *Server) GetServiceInfo() map[string]grpc.ServiceInfo {
 // withGRPCContext adds to the call's context what grpc-go gives its
 // handlers: grpc-go's incoming metadata (with the four request headers
 // grpc-go shows handlers besides the custom ones: :authority, user-agent,
-// content-type and grpc-accept-encoding), the peer, and the transport
+// content-type and grpc-accept-encoding), the peer (with the handshake's
+// AuthInfo on a connection with credentials), and the transport
 // stream that grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and
 // grpc.Method use.
 func withGRPCContext(ctx context.Context, c *Call, h *stream.Header) context.Context {
@@ -135,7 +136,7 @@ func withGRPCContext(ctx context.Context, c *Call, h *stream.Header) context.Con
 		}
 	}
 	ctx = grpcmd.NewIncomingContext(ctx, md)
-	ctx = peer.NewContext(ctx, &peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr()})
+	ctx = peer.NewContext(ctx, &peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr(), AuthInfo: c.AuthInfo()})
 	return grpc.NewContextWithServerTransportStream(ctx, grpcTransportStream{c})
 }
 

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"time"
+
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
@@ -17,6 +20,8 @@ type options struct {
 	conn        connection.Config
 	codec       method.Codec
 	maxSendSize int
+	creds       credentials.TransportCredentials // nil: h2c
+	connTimeout time.Duration                    // bounds the handshake; 0: none
 
 	unaryInt    grpc.UnaryServerInterceptor // the whole chain, set by New
 	streamInt   grpc.StreamServerInterceptor
@@ -29,7 +34,20 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 func defaultOptions() options {
-	return options{codec: method.Proto, maxSendSize: 1<<31 - 1}
+	return options{codec: method.Proto, maxSendSize: 1<<31 - 1, connTimeout: defaultConnectionTimeout}
+}
+
+// defaultConnectionTimeout is grpc-go's: generous for a slow link, yet a
+// client that connects and never finishes its handshake cannot hold its
+// goroutine and socket forever.
+const defaultConnectionTimeout = 120 * time.Second
+
+// ConnectionTimeout bounds the transport handshake of each new connection
+// (the TLS handshake with TLS or Creds; default 120s, as grpc-go's
+// ConnectionTimeout). A client that has not finished it in time is
+// disconnected. Zero or less means no limit.
+func ConnectionTimeout(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.connTimeout = max(d, 0) })
 }
 
 // MaxConcurrentStreams limits the streams each client connection may have

@@ -17,8 +17,9 @@ import (
 // ErrServerStopped is returned by Serve once the server has been stopped.
 var ErrServerStopped = errors.New("h2grpc: the server has been stopped")
 
-// Server serves gRPC calls over HTTP/2 (prior-knowledge h2c). Register
-// handlers before calling Serve; all methods are safe for concurrent use.
+// Server serves gRPC calls over HTTP/2: prior-knowledge h2c, or TLS with
+// the TLS or Creds option. Register handlers before calling Serve; all
+// methods are safe for concurrent use.
 type Server struct {
 	opts options
 
@@ -27,6 +28,7 @@ type Server struct {
 	services  map[string]bool
 	info      map[string]grpc.ServiceInfo // services from RegisterService
 	listeners map[net.Listener]struct{}
+	accepted  map[net.Conn]struct{} // in their handshake: closed by stop
 	conns     map[*connection.Conn]struct{}
 	stopped   bool
 	connWG    sync.WaitGroup // connection goroutines
@@ -46,6 +48,7 @@ func New(opts ...Option) *Server {
 		handlers:  map[string]*handler{},
 		services:  map[string]bool{},
 		listeners: map[net.Listener]struct{}{},
+		accepted:  map[net.Conn]struct{}{},
 		conns:     map[*connection.Conn]struct{}{},
 	}
 	for _, o := range opts {
@@ -138,24 +141,52 @@ func (s *Server) isStopped() bool {
 	return s.stopped
 }
 
+// serveConn serves a new connection in its own goroutine, handshake
+// included, so that a slow client cannot hold up Accept.
 func (s *Server) serveConn(nc net.Conn) {
-	c := connection.NewServerConn(nc, s.opts.conn, s.startStream)
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
-	s.conns[c] = struct{}{}
+	s.accepted[nc] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.connWG.Done()
-		c.Serve()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
+		s.runConn(nc)
 	}()
+}
+
+// runConn is a connection's goroutine: the credentials' handshake, then
+// HTTP/2 until the connection ends.
+func (s *Server) runConn(raw net.Conn) {
+	nc, info, err := s.handshake(raw)
+	var c *connection.Conn
+	if err == nil {
+		c = connection.NewServerConn(nc, s.opts.conn, s.startStream)
+		if info != nil {
+			c.SetInfo(info)
+		}
+	}
+	s.mu.Lock()
+	delete(s.accepted, raw)
+	if err != nil || s.stopped {
+		s.mu.Unlock()
+		if err == nil {
+			nc.Close()
+		}
+		// Nothing is logged: the client sees its own error of a failed
+		// handshake, and the server has no log.
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.Serve()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
 }
 
 // stop closes the listeners and returns the connections to end.
@@ -165,6 +196,10 @@ func (s *Server) stop() []*connection.Conn {
 	s.stopped = true
 	for lis := range s.listeners {
 		lis.Close()
+	}
+	// A connection still in its handshake has no calls to let finish.
+	for nc := range s.accepted {
+		nc.Close()
 	}
 	conns := make([]*connection.Conn, 0, len(s.conns))
 	for c := range s.conns {
