@@ -456,6 +456,10 @@ func (c *Call) checkHeader() error {
 	if h.Status != 200 {
 		return httpStatusError(h.Status)
 	}
+	if h.Invalid != "" {
+		// A malformed -bin value, say: grpc-go fails the call too.
+		return status.New(status.Internal, h.Invalid)
+	}
 	if !isGRPCContentType(h.ContentType) {
 		return status.Newf(status.Unknown, "unexpected content-type %q in response", h.ContentType)
 	}

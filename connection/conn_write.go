@@ -358,8 +358,16 @@ func checkHeaderListSize(h *stream.Header, limit uint32) error {
 		return nil
 	}
 	if size := headerListSize(h); size > uint64(limit) {
-		return status.Newf(status.Internal,
-			"header list of %d bytes exceeds the peer's limit of %d", size, limit)
+		return headerListError{status.Newf(status.Internal,
+			"header list of %d bytes exceeds the peer's limit of %d", size, limit)}
 	}
 	return nil
 }
+
+// headerListError is a header block refused by checkHeaderListSize: the
+// stream cannot go on, and an open one is reset with INTERNAL_ERROR (as
+// grpc-go does) so the peer learns why.
+type headerListError struct{ st *status.Error }
+
+func (e headerListError) Error() string { return e.st.Error() }
+func (e headerListError) Unwrap() error { return e.st }

@@ -39,6 +39,7 @@ type Stream struct {
 	localEnded  bool  // END_STREAM sent
 	resetErr    error // set once the stream was reset or its connection ended
 	refused     bool  // the peer never processed it: safe to retry
+	cutShort    bool  // server: END_STREAM is followed by RST_STREAM(CANCEL)
 }
 
 var (
@@ -86,6 +87,9 @@ func (s *Stream) WriteBatch(b stream.Batch) error {
 	c.unlockWrite()
 	if err != nil {
 		s.failUnopened(err)
+		if _, ok := err.(headerListError); ok {
+			s.reset(http2.ErrCodeInternal, err)
+		}
 	}
 	return err
 }
@@ -153,6 +157,17 @@ func (s *Stream) sendErrLocked() error {
 // ended both ways.
 func (s *Stream) Cancel(err error) {
 	s.reset(http2.ErrCodeCancel, err)
+}
+
+// CutShort says the call on a server stream is being ended before its
+// time (its deadline passed): if the client has not ended its side, the
+// RST_STREAM that follows our END_STREAM carries CANCEL instead of
+// NO_ERROR. Once the client has ended its side the stream is closed with
+// the trailers, and nothing may follow them (RFC 9113 §5.1).
+func (s *Stream) CutShort() {
+	s.conn.mu.Lock()
+	s.cutShort = true
+	s.conn.mu.Unlock()
 }
 
 // Finish tells the connection the call is over: a stream that has not ended
@@ -256,11 +271,16 @@ func (c *Conn) closeIfDrainedLocked() {
 
 // onLocalEnd records that we sent END_STREAM on s; wmu must be held. A
 // server that ends a stream the client has not ended follows with
-// RST_STREAM(NO_ERROR), so the client stops sending (RFC 9113 §8.1).
+// RST_STREAM(NO_ERROR), so the client stops sending (RFC 9113 §8.1), or
+// CANCEL when the call was cut short.
 func (c *Conn) onLocalEnd(s *Stream) {
 	c.mu.Lock()
 	s.localEnded = true
 	rst := c.server && !s.remoteEnded && s.resetErr == nil
+	code := http2.ErrCodeNo
+	if s.cutShort {
+		code = http2.ErrCodeCancel
+	}
 	if rst {
 		s.resetErr = errFinished
 	}
@@ -269,7 +289,7 @@ func (c *Conn) onLocalEnd(s *Stream) {
 	}
 	c.mu.Unlock()
 	if rst && c.werr == nil {
-		c.werr = c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
+		c.werr = c.fr.WriteRSTStream(s.id, code)
 	}
 	if rst {
 		s.Recv.Close(errFinished)

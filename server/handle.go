@@ -39,7 +39,9 @@ func (s *Server) handleStream(st *connection.Stream) {
 		httpError(st, 415, "h2grpc: unsupported content-type "+h.ContentType+"\n")
 		return
 	}
-	st.Send.Header = stream.Header{Status: 200, ContentType: ct}
+	// Every response advertises what the server decompresses, so a client
+	// may compress its next calls (doc/compression.md).
+	st.Send.Header = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
 
 	c := &Call{st: st, codec: codec, opts: &s.opts}
 	hd := s.lookup(h.Path)
@@ -87,7 +89,6 @@ func (s *Server) handleStream(st *connection.Stream) {
 	}
 	if h.Encoding != "" && h.Encoding != "identity" {
 		if c.dcomp = compression.Get(h.Encoding); c.dcomp == nil {
-			st.Send.Header.AcceptEncoding = compression.AcceptEncoding()
 			c.finish(status.Newf(status.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", h.Encoding))
 			return
 		}
@@ -95,7 +96,6 @@ func (s *Server) handleStream(st *connection.Stream) {
 		// advertised it by using it.
 		name := compression.Negotiate(h.Encoding, h.AcceptEncoding)
 		c.comp, st.Send.Header.Encoding = compression.Get(name), name
-		st.Send.Header.AcceptEncoding = compression.AcceptEncoding()
 	}
 	c.finish(run(hd, c))
 }
@@ -119,6 +119,7 @@ func (c *Call) onContextDone() {
 		return // the stream's own end (a reset, the connection) already did the work
 	}
 	err := status.New(status.DeadlineExceeded, "context deadline exceeded")
+	c.st.CutShort()
 	if c.sendMu.TryLock() {
 		if !c.st.Send.Ended() {
 			tr := c.trailerFor(err)
