@@ -33,14 +33,15 @@ const defaultMaxSendSize = 1<<31 - 1
 // by one goroutine at a time; they may be different goroutines. Header and
 // Trailer may be called from any goroutine.
 type Call struct {
-	cur   atomic.Pointer[connection.Stream] // the call's stream; replaced only by retry
-	conn  *Conn
-	ctx   context.Context
-	codec method.Codec
-	comp  compression.Compressor // compresses requests; nil for identity
-	dcomp compression.Compressor // the response's grpc-encoding; nil for identity
-	stop  func() bool            // stops the context's AfterFunc
-	opts  callOptions
+	cur         atomic.Pointer[connection.Stream] // the call's stream; replaced only by retry
+	conn        *Conn
+	ctx         context.Context
+	codec       method.Codec
+	comp        compression.Compressor // compresses requests; nil for identity
+	dcomp       compression.Compressor // the response's grpc-encoding; nil for identity
+	compressMin int                    // requests shorter go uncompressed
+	stop        func() bool            // stops the context's AfterFunc
+	opts        callOptions
 
 	// What the method is: a call whose requests do not stream sends its
 	// request with END_STREAM, one whose responses do not stream takes its
@@ -77,7 +78,7 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if err := ctx.Err(); err != nil {
 		return nil, contextStatus(err)
 	}
-	call := &Call{ctx: ctx, conn: c, codec: c.opts.codec, clientStreams: clientStreams, serverStreams: serverStreams}
+	call := &Call{ctx: ctx, conn: c, codec: c.opts.codec, compressMin: c.opts.compressMin, clientStreams: clientStreams, serverStreams: serverStreams}
 	co := &call.opts
 	co.maxSendSize = defaultMaxSendSize
 	co.apply(opts)
@@ -92,7 +93,7 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 		AcceptEncoding: compression.AcceptEncoding(),
 	}
 	if name := co.compressor; name != "" && name != "identity" {
-		if call.comp = compression.Get(name); call.comp == nil {
+		if call.comp = c.opts.levels.Get(name); call.comp == nil {
 			return nil, status.Newf(status.Internal, "grpc: Compressor is not installed for requested grpc-encoding %q", name)
 		}
 		h.Encoding = name
@@ -304,7 +305,7 @@ func (c *Call) send(m any, last bool) error {
 	if c.st().Send.Ended() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
-	buf, compressed, err := stream.Marshal(c.codec, c.comp, m)
+	buf, compressed, err := stream.Marshal(c.codec, c.comp, c.compressMin, m)
 	if err != nil {
 		return err
 	}

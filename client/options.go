@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
 )
@@ -30,6 +31,8 @@ type options struct {
 	creds       credentials.TransportCredentials
 	lazy        bool
 	backoff     Backoff
+	levels      compression.Levels // compression level per algorithm
+	compressMin int                // messages shorter go uncompressed
 	callOpts    []CallOption
 
 	unaryInt    grpc.UnaryClientInterceptor // the whole chain, set by Dial
@@ -184,4 +187,29 @@ var DefaultBackoff = Backoff{
 // WithBackoff replaces DefaultBackoff, as grpc.WithConnectParams does.
 func WithBackoff(b Backoff) Option {
 	return optionFunc(func(o *options) { o.backoff = b })
+}
+
+// WithCompressionLevel sets the level requests are compressed with in the
+// named algorithm, as compression.WithLevel numbers them: for gzip and
+// deflate compress/flate's levels (-2 to 9; 1 fastest, 9 smallest, 0
+// stored), for zstd 1 to 4 (fastest to smallest); snappy has only 0. The
+// algorithm itself is chosen per Conn with
+// WithDefaultCallOptions(grpc.UseCompressor(name)) and per call with
+// grpc.UseCompressor. It panics on an unknown algorithm or a level out of
+// range, a mistake in the program.
+func WithCompressionLevel(name string, level int) Option {
+	return optionFunc(func(o *options) {
+		var err error
+		if o.levels, err = o.levels.With(name, level); err != nil {
+			panic("h2grpc: client.WithCompressionLevel: " + err.Error())
+		}
+	})
+}
+
+// WithCompressionThreshold sends requests shorter than n bytes
+// uncompressed (flag 0) on a compressed call: compressing a few bytes
+// costs CPU and usually makes them longer. The default, 0, compresses
+// every non-empty message.
+func WithCompressionThreshold(n int) Option {
+	return optionFunc(func(o *options) { o.compressMin = n })
 }

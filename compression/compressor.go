@@ -94,6 +94,36 @@ func Get(name string) Compressor {
 	return nil
 }
 
+// Levels chooses a compression level per algorithm: it maps an
+// algorithm's name to its compressor at the chosen level (from WithLevel).
+// Algorithms it does not name are at their default level. The nil Levels
+// is every algorithm at its default.
+type Levels map[string]Compressor
+
+// Get returns the compressor of the named algorithm at l's level for it,
+// or nil if there is none (as Get).
+func (l Levels) Get(name string) Compressor {
+	if c, ok := l[name]; ok {
+		return c
+	}
+	return Get(name)
+}
+
+// With returns a copy of l with the named algorithm at level; it fails as
+// WithLevel does.
+func (l Levels) With(name string, level int) (Levels, error) {
+	c, err := WithLevel(name, level)
+	if err != nil {
+		return l, err
+	}
+	out := make(Levels, len(l)+1)
+	for k, v := range l {
+		out[k] = v
+	}
+	out[name] = c
+	return out, nil
+}
+
 // Names returns the built-in algorithms' names in preference order: "gzip",
 // "deflate", "zstd", "snappy". The slice is new on each call.
 func Names() []string {

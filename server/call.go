@@ -96,7 +96,7 @@ func (c *Call) SetSendCompressor(name string) error {
 		c.comp, c.st.Send.Header.Encoding = nil, ""
 		return nil
 	}
-	comp := compression.Get(name)
+	comp := c.opts.levels.Get(name)
 	if comp == nil {
 		return status.Newf(status.Internal, "grpc: compressor %q is not installed", name)
 	}
@@ -154,7 +154,7 @@ func (c *Call) sendLast(m any) error {
 func (c *Call) send(m any, last func(error) stream.Header) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	buf, compressed, err := stream.Marshal(c.codec, c.comp, m)
+	buf, compressed, err := stream.Marshal(c.codec, c.comp, c.opts.compressMin, m)
 	if err != nil {
 		return err
 	}

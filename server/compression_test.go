@@ -299,3 +299,68 @@ type echoServer struct{ pb.UnimplementedExampleServer }
 func (echoServer) UnaryUnary(_ context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
 	return &pb.ExampleReply{Message: r.Value}, nil
 }
+
+// CompressionThreshold sends short responses uncompressed (flag 0) on a
+// compressed call and longer ones compressed; CompressionLevel changes
+// what the compressed ones look like.
+func TestCompressionThresholdAndLevel(t *testing.T) {
+	long := strings.Repeat("several words that compress, ", 200)
+	// respond sends a gzip request for value and returns the response's
+	// flag and payload.
+	respond := func(t *testing.T, addr, value string) (bool, []byte) {
+		st := rawStream(t, addr, stream.Header{Path: testserver.Unary, Encoding: "gzip", AcceptEncoding: "gzip"})
+		if err := st.Send.SendLast(encode(t, &pb.ExampleRequest{Value: value}), false, nil); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := st.Recv.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer msg.Release()
+		if _, s := trailerStatus(t, st); s != nil {
+			t.Fatalf("status %v", s)
+		}
+		return msg.Compressed, append([]byte(nil), msg.Data...)
+	}
+	_, fast := testserver.Start(t, testserver.Hooks{}, server.CompressionThreshold(100), server.CompressionLevel("gzip", 0))
+	_, best := testserver.Start(t, testserver.Hooks{}, server.CompressionLevel("gzip", 9))
+
+	if compressed, _ := respond(t, fast, "short"); compressed {
+		t.Error("a response under the threshold was compressed")
+	}
+	if compressed, _ := respond(t, best, "short"); !compressed {
+		t.Error("without a threshold, a short response was not compressed")
+	}
+	c0, b0 := respond(t, fast, long)
+	c9, b9 := respond(t, best, long)
+	if !c0 || !c9 {
+		t.Fatalf("long responses compressed: level 0 %v, level 9 %v", c0, c9)
+	}
+	// Level 0 stores: longer than the response itself.
+	if len(b0) <= len(long) || len(b9) >= len(long)/4 {
+		t.Errorf("gzip level 0 gave %d bytes, level 9 %d, for %d: the levels were not applied", len(b0), len(b9), len(long))
+	}
+	for _, b := range [][]byte{b0, b9} {
+		plain, err := compression.Get("gzip").Decompress(nil, b, 1<<20)
+		var r pb.ExampleReply
+		if err != nil || proto.Unmarshal(plain, &r) != nil || r.Message != long {
+			t.Fatalf("response does not decode: %v", err)
+		}
+	}
+}
+
+func TestCompressionLevelPanicsOutOfRange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		level int
+	}{{"gzip", -3}, {"gzip", 10}, {"zstd", 5}, {"snappy", 1}, {"brotli", 1}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("CompressionLevel(%q, %d) did not panic", tc.name, tc.level)
+				}
+			}()
+			server.New(server.CompressionLevel(tc.name, tc.level))
+		}()
+	}
+}

@@ -95,7 +95,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		// Answer in the request's encoding, as grpc-go does; the client
 		// advertised it by using it.
 		name := compression.Negotiate(h.Encoding, h.AcceptEncoding)
-		c.comp, st.Send.Header.Encoding = compression.Get(name), name
+		c.comp, st.Send.Header.Encoding = s.opts.levels.Get(name), name
 	}
 	c.finish(run(hd, c))
 }

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/method"
 )
@@ -20,6 +21,8 @@ type options struct {
 	conn        connection.Config
 	codec       method.Codec
 	maxSendSize int
+	levels      compression.Levels               // compression level per algorithm
+	compressMin int                              // messages shorter go uncompressed
 	creds       credentials.TransportCredentials // nil: h2c
 	connTimeout time.Duration                    // bounds the handshake; 0: none
 
@@ -61,6 +64,29 @@ func MaxConcurrentStreams(n uint32) Option {
 // RESOURCE_EXHAUSTED.
 func MaxRecvMsgSize(n int) Option {
 	return optionFunc(func(o *options) { o.conn.MaxRecvMsgSize = n })
+}
+
+// CompressionLevel sets the level the server compresses responses with in
+// the named algorithm, as compression.WithLevel numbers them: for gzip
+// and deflate compress/flate's levels (-2 to 9; 1 fastest, 9 smallest, 0
+// stored), for zstd 1 to 4 (fastest to smallest); snappy has only 0. It
+// panics on an unknown algorithm or a level out of range, a mistake in the
+// program.
+func CompressionLevel(name string, level int) Option {
+	return optionFunc(func(o *options) {
+		var err error
+		if o.levels, err = o.levels.With(name, level); err != nil {
+			panic("h2grpc: server.CompressionLevel: " + err.Error())
+		}
+	})
+}
+
+// CompressionThreshold makes the server send responses shorter than n
+// bytes uncompressed (flag 0) on a compressed call: compressing a few
+// bytes costs CPU and usually makes them longer. The default, 0, compresses
+// every non-empty message.
+func CompressionThreshold(n int) Option {
+	return optionFunc(func(o *options) { o.compressMin = n })
 }
 
 // MaxSendMsgSize limits the size of a sent message (default 2 GiB - 1).

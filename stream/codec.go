@@ -12,9 +12,10 @@ import (
 // Marshal encodes v with codec into a pooled buffer and, when comp is not
 // nil, compresses the encoding into another; the caller sends B, flagged
 // compressed as Marshal says, then releases the buffer. As in grpc-go, a
-// nil v is the empty message, and an empty encoding is sent uncompressed
-// (compressing it could only make it longer).
-func Marshal(codec method.Codec, comp compression.Compressor, v any) (buf Buffer, compressed bool, err error) {
+// nil v is the empty message. An encoding shorter than minSize bytes, and
+// an empty one, is sent uncompressed (flag 0): compressing it would cost
+// more than it saves.
+func Marshal(codec method.Codec, comp compression.Compressor, minSize int, v any) (buf Buffer, compressed bool, err error) {
 	if v == nil {
 		return GetBuffer(0), false, nil
 	}
@@ -25,7 +26,7 @@ func Marshal(codec method.Codec, comp compression.Compressor, v any) (buf Buffer
 		buf.Release()
 		return Buffer{}, false, status.Newf(status.Internal, "grpc: error while marshaling: %v", err)
 	}
-	if comp == nil || len(data) == 0 {
+	if comp == nil || len(data) == 0 || len(data) < minSize {
 		return buf, false, nil
 	}
 	out := GetBuffer(len(data)/2 + 64)

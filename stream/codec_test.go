@@ -34,7 +34,7 @@ func TestMarshalUnmarshalEachCompressor(t *testing.T) {
 	for _, name := range append(compression.Names(), "identity") {
 		t.Run(name, func(t *testing.T) {
 			comp := compression.Get(name) // nil for identity
-			buf, compressed, err := stream.Marshal(method.Proto, comp, in)
+			buf, compressed, err := stream.Marshal(method.Proto, comp, 0, in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestMarshalUnmarshalEachCompressor(t *testing.T) {
 
 func TestUnmarshalErrors(t *testing.T) {
 	gzip := compression.Get("gzip")
-	big, _, _ := stream.Marshal(method.Proto, gzip, wrapperspb.String(strings.Repeat("x", 64<<10)))
+	big, _, _ := stream.Marshal(method.Proto, gzip, 0, wrapperspb.String(strings.Repeat("x", 64<<10)))
 	defer big.Release()
 	for _, tc := range []struct {
 		name       string
@@ -88,7 +88,7 @@ func TestUnmarshalErrors(t *testing.T) {
 // payload, as grpc-go sends them.
 func TestMarshalEmpty(t *testing.T) {
 	for _, v := range []any{nil, &wrapperspb.StringValue{}} {
-		buf, compressed, err := stream.Marshal(method.Proto, compression.Get("gzip"), v)
+		buf, compressed, err := stream.Marshal(method.Proto, compression.Get("gzip"), 0, v)
 		if err != nil || compressed || len(buf.B) != 0 {
 			t.Errorf("Marshal(%v): %d bytes, compressed %v, %v; want 0, false, nil", v, len(buf.B), compressed, err)
 		}
