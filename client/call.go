@@ -110,6 +110,9 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if err != nil {
 		return nil, err
 	}
+	if len(c.opts.forward) > 0 {
+		md = forwardMetadata(ctx, md, c.opts.forward)
+	}
 	h.MD = md
 	cc, err := c.connFor(ctx, co.waitForReady)
 	if err != nil {
@@ -252,6 +255,34 @@ func outgoingMetadata(ctx context.Context, h *stream.Header, co *callOptions) (m
 		return nil, status.Newf(status.Internal, "grpc: invalid outgoing metadata: %v", err)
 	}
 	return md, nil
+}
+
+// forwardMetadata adds to md the incoming values of keys that md does not
+// set. The incoming metadata is h2grpc's or, in a grpc-go handler,
+// grpc-go's; reserved keys never pass.
+func forwardMetadata(ctx context.Context, md metadata.MD, keys []string) metadata.MD {
+	in, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		gin, gok := grpcmd.FromIncomingContext(ctx)
+		if !gok {
+			return md
+		}
+		in = metadata.MD(gin)
+	}
+	copied := false
+	for _, k := range keys {
+		if vs := in[k]; len(vs) > 0 && len(md[k]) == 0 && !metadata.IsReserved(k) {
+			if !copied {
+				// md may be the caller's outgoing metadata: never change it.
+				md, copied = md.Copy(), true
+				if md == nil {
+					md = metadata.MD{}
+				}
+			}
+			md[k] = append([]string(nil), vs...)
+		}
+	}
+	return md
 }
 
 // onContextDone resets the stream when the call's context ends; blocked

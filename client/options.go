@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"strings"
 	"net"
 	"time"
 
@@ -33,6 +34,7 @@ type options struct {
 	backoff     Backoff
 	levels      compression.Levels // compression level per algorithm
 	compressMin int                // messages shorter go uncompressed
+	forward     []string           // incoming metadata keys calls pass on
 	callOpts    []CallOption
 
 	unaryInt    grpc.UnaryClientInterceptor // the whole chain, set by Dial
@@ -212,4 +214,19 @@ func WithCompressionLevel(name string, level int) Option {
 // every non-empty message.
 func WithCompressionThreshold(n int) Option {
 	return optionFunc(func(o *options) { o.compressMin = n })
+}
+
+// WithForwardedMetadata makes every call made with a handler's context
+// (one that carries incoming metadata: an h2grpc or grpc-go server's) pass
+// on the incoming values of keys — a request id, a trace header — unless
+// the call sets the key itself, as nameko-grpc passes on its context data.
+// The deadline needs no option: a call made with a handler's context
+// carries what remains of the handler's deadline. server.ForwardMetadata
+// does the same from the server's side, for any client.
+func WithForwardedMetadata(keys ...string) Option {
+	return optionFunc(func(o *options) {
+		for _, k := range keys {
+			o.forward = append(o.forward, strings.ToLower(k))
+		}
+	})
 }

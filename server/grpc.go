@@ -181,3 +181,22 @@ func (s *grpcServerStream) RecvMsg(m any) error {
 	}
 	return grpccompat.Wrap(s.c.RecvMsg(m))
 }
+
+// forwardContext makes the request's values of keys the outgoing metadata
+// of ctx, so calls a handler makes with its context pass them on, whichever
+// client makes them: grpc-go's reads that metadata, and so does h2grpc's.
+func forwardContext(ctx context.Context, in metadata.MD, keys []string) context.Context {
+	var out grpcmd.MD
+	for _, k := range keys {
+		if vs := in[k]; len(vs) > 0 {
+			if out == nil {
+				out = grpcmd.MD{}
+			}
+			out[k] = append([]string(nil), vs...)
+		}
+	}
+	if out == nil {
+		return ctx
+	}
+	return grpcmd.NewOutgoingContext(ctx, out)
+}

@@ -69,6 +69,9 @@ func (s *Server) handleStream(st *connection.Stream) {
 	}
 	ctx = context.WithValue(metadata.NewIncomingContext(ctx, h.MD), callKey{}, c)
 	c.ctx = withGRPCContext(ctx, c, h)
+	if len(s.opts.forward) > 0 {
+		c.ctx = forwardContext(c.ctx, h.MD, s.opts.forward)
+	}
 	if h.Timeout != "" {
 		// The deadline's callback is part of the call: Stop waits for it
 		// like for the handler.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -23,6 +24,7 @@ type options struct {
 	maxSendSize int
 	levels      compression.Levels               // compression level per algorithm
 	compressMin int                              // messages shorter go uncompressed
+	forward     []string                         // request metadata keys handlers pass on
 	creds       credentials.TransportCredentials // nil: h2c
 	connTimeout time.Duration                    // bounds the handshake; 0: none
 
@@ -77,6 +79,23 @@ func CompressionLevel(name string, level int) Option {
 		var err error
 		if o.levels, err = o.levels.With(name, level); err != nil {
 			panic("h2grpc: server.CompressionLevel: " + err.Error())
+		}
+	})
+}
+
+// ForwardMetadata makes the request's values of keys — a request id, a
+// trace header — the outgoing metadata of each handler's context, so every
+// call the handler makes with that context passes them on, from h2grpc's
+// client or grpc-go's, as nameko-grpc passes on its context data. It is as
+// if each handler began with grpc-go's metadata.NewOutgoingContext: the
+// handler's own AppendToOutgoingContext adds to the values, its own
+// NewOutgoingContext replaces them. The deadline needs no option: such
+// calls carry what remains of it. Reserved (grpc-*) keys never reach
+// handlers' metadata, so they cannot pass.
+func ForwardMetadata(keys ...string) Option {
+	return optionFunc(func(o *options) {
+		for _, k := range keys {
+			o.forward = append(o.forward, strings.ToLower(k))
 		}
 	})
 }
