@@ -3,8 +3,8 @@ package client
 import (
 	"context"
 	"crypto/tls"
-	"strings"
 	"net"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
