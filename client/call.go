@@ -55,19 +55,14 @@ type Call struct {
 	cancelCtx context.CancelFunc
 	ended     bool
 
-	// A single request is kept until the call ends, so that a stream the
-	// server never processed can be retried on another (gRFC A6).
-	reqMu         sync.Mutex
-	req           stream.Buffer
-	reqCompressed bool
-	haveReq       bool // req holds the request
-	reqClosed     bool // the call has ended: keep nothing more
+	// What was sent, kept until the server answers, so that a stream the
+	// server never processed can be replayed on another (gRFC A6).
+	rs retryState
 
 	// Owned by the receiving goroutine.
-	retried       bool
-	checkedHeader bool
-	done          bool
-	err           error // the call's status once done, as returned; nil for OK
+	checked *connection.Stream // the stream whose response header was checked
+	done    bool
+	err     error // the call's status once done, as returned; nil for OK
 }
 
 // newCall starts a call of the method at path. Its headers leave with the
@@ -141,70 +136,6 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 
 // st returns the call's stream.
 func (c *Call) st() *connection.Stream { return c.cur.Load() }
-
-// keepRequest keeps the single request's encoding until the call ends, for
-// retry.
-func (c *Call) keepRequest(buf stream.Buffer, compressed bool) {
-	c.reqMu.Lock()
-	defer c.reqMu.Unlock()
-	if c.reqClosed || c.haveReq {
-		buf.Release()
-		return
-	}
-	c.req, c.reqCompressed, c.haveReq = buf, compressed, true
-}
-
-// retry moves a call whose stream the server never processed (refused,
-// above a GOAWAY's last-stream-id, never written) to a new stream, at most
-// once, as gRFC A6's transparent retry allows: nothing can have reached a
-// handler. Only calls with a single request are retried: they keep it.
-// It reports whether the call now runs on a new stream.
-func (c *Call) retry() bool {
-	old := c.st()
-	if c.retried || c.clientStreams || !old.Refused() {
-		return false
-	}
-	c.reqMu.Lock()
-	req, compressed, ok := c.req.B, c.reqCompressed, c.haveReq
-	c.reqMu.Unlock()
-	if !ok {
-		return false
-	}
-	if h, _ := old.Recv.Header(); h != nil {
-		return false
-	}
-	c.retried = true
-	cc, err := c.conn.connFor(c.ctx, c.opts.waitForReady)
-	if err != nil {
-		return false
-	}
-	st, err := cc.NewStream(c.ctx)
-	if err != nil {
-		return false
-	}
-	if c.stop != nil && !c.stop() {
-		// The context ended meanwhile: its status stands.
-		st.Finish()
-		return false
-	}
-	h := old.Send.Header
-	if dl, ok := c.ctx.Deadline(); ok {
-		h.Timeout = metadata.EncodeTimeout(time.Until(dl))
-	}
-	st.Send.Header = h
-	if c.opts.maxRecvSize > 0 {
-		st.Recv.SetMaxSize(c.opts.maxRecvSize)
-	}
-	c.cur.Store(st)
-	old.Finish()
-	c.checkedHeader = false
-	if c.stop != nil {
-		c.stop = context.AfterFunc(c.ctx, c.onContextDone)
-	}
-	// A failed send shows in the receive that follows.
-	st.Send.SendLast(req, compressed, nil)
-	return true
-}
 
 // chooseCodec applies grpc.CallContentSubtype and grpc.ForceCodec, as
 // grpc-go does: a forced codec is used as it is, with its name as the
@@ -340,23 +271,24 @@ func (c *Call) send(m any, last bool) error {
 	if err != nil {
 		return err
 	}
-	if last {
-		c.keepRequest(buf, compressed)
-	} else {
-		defer buf.Release()
-	}
 	data := buf.B
 	if len(data) > c.opts.maxSendSize {
+		buf.Release()
 		// As in grpc-go, the whole call ends: RecvMsg reports it too.
 		err := status.Newf(status.ResourceExhausted,
 			"trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
 		c.st().Cancel(err)
 		return err
 	}
+	st, kept := c.keep(buf, compressed, last)
 	if last {
-		err = c.st().Send.SendLast(data, compressed, nil)
+		err = st.Send.SendLast(data, compressed, nil)
 	} else {
-		err = c.st().Send.Send(data, compressed)
+		err = st.Send.Send(data, compressed)
+	}
+	c.sent(kept, &buf)
+	if err != nil && c.retry(st) {
+		err = nil // replayed on the new stream
 	}
 	if err != nil {
 		if !c.clientStreams {
@@ -373,7 +305,8 @@ func (c *Call) send(m any, last bool) error {
 // message, for a call whose server may speak before the client does. If the
 // call has already ended it returns its status.
 func (c *Call) SendHeader() error {
-	if err := c.st().Send.SendHeader(); err != nil {
+	st := c.markSent(false)
+	if err := st.Send.SendHeader(); err != nil && !c.retry(st) {
 		c.finish(err)
 		return c.err
 	}
@@ -383,8 +316,11 @@ func (c *Call) SendHeader() error {
 // CloseSend tells the server no more messages will be sent. It does
 // nothing once the requests have ended.
 func (c *Call) CloseSend() error {
-	if !c.st().Send.Ended() {
-		c.st().Send.Close(nil)
+	if st := c.st(); !st.Send.Ended() {
+		st = c.markSent(true)
+		if err := st.Send.Close(nil); err != nil {
+			c.retry(st)
+		}
 	}
 	return nil
 }
@@ -404,11 +340,13 @@ func (c *Call) recvMsg(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	msg, err := c.st().Recv.Recv()
-	for err != nil && err != io.EOF && c.retry() {
-		msg, err = c.st().Recv.Recv()
+	st := c.st()
+	msg, err := st.Recv.Recv()
+	for err != nil && err != io.EOF && c.retry(st) {
+		st = c.st()
+		msg, err = st.Recv.Recv()
 	}
-	if herr := c.checkHeaderOnce(); herr != nil {
+	if herr := c.checkHeaderOnce(st); herr != nil {
 		msg.Release()
 		return c.fail(herr)
 	}
@@ -426,11 +364,13 @@ func (c *Call) recvOne(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	msg, err := c.st().Recv.Recv()
-	for err != nil && err != io.EOF && c.retry() {
-		msg, err = c.st().Recv.Recv()
+	st := c.st()
+	msg, err := st.Recv.Recv()
+	for err != nil && err != io.EOF && c.retry(st) {
+		st = c.st()
+		msg, err = st.Recv.Recv()
 	}
-	if herr := c.checkHeaderOnce(); herr != nil {
+	if herr := c.checkHeaderOnce(st); herr != nil {
 		msg.Release()
 		return c.fail(herr)
 	}
@@ -470,21 +410,23 @@ func (c *Call) decode(msg stream.Message, m any) error {
 // returns. It is checked after Recv, when it has arrived anyway (it comes
 // first): waiting for it separately would park and wake the receiving
 // goroutine once more per call.
-func (c *Call) checkHeaderOnce() error {
-	if c.checkedHeader {
+func (c *Call) checkHeaderOnce(st *connection.Stream) error {
+	if c.checked == st {
 		return nil
 	}
-	c.checkedHeader = true
-	return c.checkHeader()
+	c.checked = st
+	return c.checkHeader(st)
 }
 
 // checkHeader refuses a response that is not gRPC, mapping its HTTP status
 // as the spec says.
-func (c *Call) checkHeader() error {
-	h, _ := c.st().Recv.Header()
+func (c *Call) checkHeader(st *connection.Stream) error {
+	h, _ := st.Recv.Header()
 	if h == nil {
 		return nil // trailers-only or reset: the status comes from the end
 	}
+	// The server has seen the call: nothing sent so far needs keeping.
+	c.forgetSent()
 	if h.Status != 200 {
 		return httpStatusError(h.Status)
 	}
@@ -552,14 +494,13 @@ func (c *Call) end(st *status.Error) {
 	if st != nil {
 		c.err = grpccompat.Wrap(st)
 	}
+	// First, so that the sender cannot start a retry (which replaces stop
+	// and the stream) from here on.
+	c.forgetSent()
 	if c.stop != nil {
 		c.stop()
 	}
 	c.st().Finish()
-	c.reqMu.Lock()
-	c.req.Release()
-	c.haveReq, c.reqClosed = false, true
-	c.reqMu.Unlock()
 	c.ctxMu.Lock()
 	c.ended = true
 	if c.cancelCtx != nil {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/status"
 )
 
@@ -94,7 +96,8 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	c.mu.Unlock()
 	if failed {
 		c.Close()
-		return nil, err
+		// Wrapped, so grpc-go's status package reads the code too.
+		return nil, grpccompat.Wrap(status.Convert(err))
 	}
 	return c, nil
 }
@@ -289,7 +292,7 @@ func (c *Conn) handshake(ctx context.Context, nc net.Conn) (net.Conn, credential
 	return conn, info, nil
 }
 
-var errNoALPN = status.New(status.Unavailable, "h2grpc: the TLS peer did not negotiate HTTP/2 (ALPN h2): not a gRPC server")
+var errNoALPN = errors.New("h2grpc: the TLS peer did not negotiate HTTP/2 (ALPN h2): not a gRPC server")
 
 // Close closes the connection; calls in progress end with UNAVAILABLE and
 // later ones with CANCELLED.

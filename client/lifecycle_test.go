@@ -3,8 +3,10 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -316,5 +318,169 @@ func TestTransparentRetryAfterGoAway(t *testing.T) {
 	}
 	if n := dials.Load(); n != 2 {
 		t.Fatalf("%d dials, want 2", n)
+	}
+}
+
+// requestBytes reads stream id's frames until the client ends it and
+// returns its DATA, concatenated.
+func requestBytes(t *testing.T, p *h2test.Peer, id uint32) []byte {
+	t.Helper()
+	var data []byte
+	for {
+		f := p.Next()
+		if f.StreamID != id {
+			continue
+		}
+		if f.Type == http2.FrameRSTStream {
+			t.Fatalf("stream %d reset by the client: %v", id, f.ErrCode)
+		}
+		data = append(data, f.Data...)
+		if f.EndStream() {
+			return data
+		}
+	}
+}
+
+// TestTransparentRetryClientStream: a client-streaming call whose stream
+// was refused after all its requests is replayed, messages and END_STREAM.
+func TestTransparentRetryClientStream(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c := dial(t, "fake:1", client.WithContextDialer(dialer))
+	p := <-peers
+	p.Handshake()
+	done := make(chan error, 1)
+	go func() {
+		s, err := pb.NewExampleClient(c).StreamUnary(ctx)
+		if err != nil {
+			done <- err
+			return
+		}
+		for _, v := range []string{"one", "two", "three"} {
+			if err := s.Send(&pb.ExampleRequest{Value: v}); err != nil {
+				done <- err
+				return
+			}
+		}
+		r, err := s.CloseAndRecv()
+		if err == nil && r.Seqno != 3 {
+			err = errors.New("wrong reply")
+		}
+		done <- err
+	}()
+	first := requestBytes(t, p, 1)
+	p.WriteRSTStream(1, http2.ErrCodeRefusedStream)
+	second := requestBytes(t, p, 3)
+	if string(first) != string(second) {
+		t.Fatalf("replayed requests differ:\n%x\n%x", second, first)
+	}
+	p.WriteHeaders(3, false, h2test.ResponseFields())
+	p.WriteData(3, false, h2test.Message(mustMarshal(t, &pb.ExampleReply{Seqno: 3})))
+	p.WriteHeaders(3, true, h2test.TrailerFields("0"))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTransparentRetryBidiMidStream: refused after the first request, a
+// bidi call goes on on a new stream: the first request is replayed, the
+// ones sent after follow in order, and responses arrive.
+func TestTransparentRetryBidiMidStream(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c := dial(t, "fake:1", client.WithContextDialer(dialer))
+	p := <-peers
+	p.Handshake()
+	s, err := pb.NewExampleClient(c).StreamStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&pb.ExampleRequest{Value: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(http2.FrameHeaders, 1)
+	one := p.Expect(http2.FrameData, 1).Data
+	p.WriteRSTStream(1, http2.ErrCodeRefusedStream)
+	// The refusal reaches the client in its own time; the sends must
+	// succeed either way.
+	if err := s.Send(&pb.ExampleRequest{Value: "two"}); err != nil {
+		t.Fatalf("send after the refusal: %v", err)
+	}
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	replay := requestBytes(t, p, 3)
+	want := append(append([]byte(nil), one...), h2test.Message(mustMarshal(t, &pb.ExampleRequest{Value: "two"}))...)
+	if string(replay) != string(want) {
+		t.Fatalf("new stream carried %x, want %x", replay, want)
+	}
+	p.WriteHeaders(3, false, h2test.ResponseFields())
+	p.WriteData(3, false, h2test.Messages(
+		mustMarshal(t, &pb.ExampleReply{Message: "one"}), mustMarshal(t, &pb.ExampleReply{Message: "two"})))
+	p.WriteHeaders(3, true, h2test.TrailerFields("0"))
+	for _, w := range []string{"one", "two"} {
+		r, err := s.Recv()
+		if err != nil || r.Message != w {
+			t.Fatalf("Recv: %v, %v; want %q", r, err, w)
+		}
+	}
+	if _, err := s.Recv(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+// TestNoRetryAfterResponseHeader: once the server has answered, a
+// refusal is not believed: the call fails, unretried.
+func TestNoRetryAfterResponseHeader(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c := dial(t, "fake:1", client.WithContextDialer(dialer))
+	p := <-peers
+	p.Handshake()
+	s, err := pb.NewExampleClient(c).StreamStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&pb.ExampleRequest{Value: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(http2.FrameHeaders, 1)
+	p.Expect(http2.FrameData, 1)
+	p.WriteHeaders(1, false, h2test.ResponseFields())
+	if _, err := s.Header(); err != nil {
+		t.Fatal(err)
+	}
+	p.WriteRSTStream(1, http2.ErrCodeRefusedStream)
+	if _, err := s.Recv(); status.CodeOf(err) != status.Unavailable {
+		t.Fatalf("Recv: %v, want UNAVAILABLE", err)
+	}
+	if got := p.Received(); len(got) != 0 {
+		t.Fatalf("frames after the refusal: %v", got)
+	}
+}
+
+// TestNoRetryPastRetryBuffer: a call that sent more than the retry buffer
+// holds before the server answered is not replayed.
+func TestNoRetryPastRetryBuffer(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c := dial(t, "fake:1", client.WithContextDialer(dialer))
+	p := <-peers
+	p.Handshake()
+	done := make(chan error, 1)
+	go func() {
+		_, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{Value: strings.Repeat("x", 70<<10)})
+		done <- err
+	}()
+	p.Expect(http2.FrameHeaders, 1)
+	p.Expect(http2.FrameData, 1)
+	p.WriteRSTStream(1, http2.ErrCodeRefusedStream)
+	if err := <-done; status.CodeOf(err) != status.Unavailable {
+		t.Fatalf("call: %v, want UNAVAILABLE", err)
+	}
+	for _, f := range p.Received() {
+		if f.StreamID != 1 {
+			t.Fatalf("frame on another stream: %v", f)
+		}
 	}
 }
