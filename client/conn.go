@@ -71,11 +71,17 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	c.opts.streamInt = chainStream(c.opts.streamInt, c.opts.streamChain)
 	var host string
 	c.network, c.addr, host = parseTarget(target)
-	if c.opts.authority == "" {
-		c.opts.authority = host
-	}
 	if c.opts.creds != nil {
 		c.scheme = "https"
+	}
+	if c.opts.authority == "" {
+		c.opts.authority = host
+		// As in grpc-go, a server name the credentials were made with
+		// (tls.Config.ServerName) is the authority, so it is also the
+		// name the handshake verifies.
+		if c.opts.creds != nil && c.opts.creds.Info().ServerName != "" {
+			c.opts.authority = c.opts.creds.Info().ServerName
+		}
 	}
 	c.delay = c.opts.backoff.BaseDelay
 	c.ct = "application/grpc"

@@ -156,7 +156,8 @@ func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 }
 
 // WithTLS is WithTransportCredentials(credentials.NewTLS(cfg)): TLS with
-// ALPN h2, the server name taken from the authority unless cfg sets one.
+// ALPN h2. The name verified is the authority: cfg.ServerName when set and
+// WithAuthority is not given, else WithAuthority's or the target's host.
 func WithTLS(cfg *tls.Config) Option {
 	return WithTransportCredentials(credentials.NewTLS(cfg))
 }
