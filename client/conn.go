@@ -76,11 +76,10 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	}
 	if c.opts.authority == "" {
 		c.opts.authority = host
-		// As in grpc-go, a server name the credentials were made with
-		// (tls.Config.ServerName) is the authority, so it is also the
-		// name the handshake verifies.
-		if c.opts.creds != nil && c.opts.creds.Info().ServerName != "" {
-			c.opts.authority = c.opts.creds.Info().ServerName
+		// As in grpc-go, the server name of WithTLS's config is the
+		// authority, so it is also the name the handshake verifies.
+		if c.opts.serverName != "" {
+			c.opts.authority = c.opts.serverName
 		}
 	}
 	c.delay = c.opts.backoff.BaseDelay

@@ -30,6 +30,7 @@ type options struct {
 	dial        func(ctx context.Context, addr string) (net.Conn, error)
 	dialTimeout time.Duration
 	creds       credentials.TransportCredentials
+	serverName  string // WithTLS's cfg.ServerName
 	lazy        bool
 	backoff     Backoff
 	levels      compression.Levels // compression level per algorithm
@@ -152,14 +153,20 @@ func Codec(c method.Codec) Option {
 // and handlers find the handshake's AuthInfo in their peer. The server
 // must agree to HTTP/2 with ALPN.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return optionFunc(func(o *options) { o.creds = creds })
+	return optionFunc(func(o *options) { o.creds, o.serverName = creds, "" })
 }
 
 // WithTLS is WithTransportCredentials(credentials.NewTLS(cfg)): TLS with
 // ALPN h2. The name verified is the authority: cfg.ServerName when set and
 // WithAuthority is not given, else WithAuthority's or the target's host.
 func WithTLS(cfg *tls.Config) Option {
-	return WithTransportCredentials(credentials.NewTLS(cfg))
+	creds := credentials.NewTLS(cfg)
+	return optionFunc(func(o *options) {
+		o.creds, o.serverName = creds, ""
+		if cfg != nil {
+			o.serverName = cfg.ServerName
+		}
+	})
 }
 
 // WithLazyConnect makes Dial return at once, without connecting: the first
