@@ -237,6 +237,15 @@ func TestSetSendCompressor(t *testing.T) {
 	if r := read.Load(); r > int64(len(value))/8 {
 		t.Errorf("read %d bytes for a %d byte response: not compressed", r, len(value))
 	}
+	// "identity" answers a compressed request uncompressed.
+	read.Store(0)
+	choose <- "identity"
+	if resp, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{Value: value}, grpc.UseCompressor("gzip")); err != nil || resp.Message != value {
+		t.Fatalf("identity response: %v", err)
+	}
+	if r := read.Load(); r < int64(len(value)) {
+		t.Errorf("read %d bytes for a %d byte response: compressed after choosing identity", r, len(value))
+	}
 
 	gc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
