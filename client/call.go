@@ -40,6 +40,7 @@ type Call struct {
 	comp        compression.Compressor // compresses requests; nil for identity
 	dcomp       compression.Compressor // the response's grpc-encoding; nil for identity
 	compressMin int                    // requests shorter go uncompressed
+	noCompress  bool                   // owned by the sender: requests go with flag 0
 	stop        func() bool            // stops the context's AfterFunc
 	opts        callOptions
 
@@ -60,9 +61,10 @@ type Call struct {
 	rs retryState
 
 	// Owned by the receiving goroutine.
-	checked *connection.Stream // the stream whose response header was checked
-	done    bool
-	err     error // the call's status once done, as returned; nil for OK
+	checked        *connection.Stream // the stream whose response header was checked
+	recvCompressed bool               // the last response's flag
+	done           bool
+	err            error // the call's status once done, as returned; nil for OK
 }
 
 // newCall starts a call of the method at path. Its headers leave with the
@@ -267,7 +269,11 @@ func (c *Call) send(m any, last bool) error {
 	if c.st().Send.Ended() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
-	buf, compressed, err := stream.Marshal(c.codec, c.comp, c.compressMin, m)
+	comp := c.comp
+	if c.noCompress {
+		comp = nil
+	}
+	buf, compressed, err := stream.Marshal(c.codec, comp, c.compressMin, m)
 	if err != nil {
 		return err
 	}
@@ -300,6 +306,17 @@ func (c *Call) send(m any, last bool) error {
 	}
 	return nil
 }
+
+// SetMessageCompression turns compression of the following requests off
+// (flag 0) or back on, on a call that has an encoding (grpc.UseCompressor);
+// the encoding itself stays. Call it from the sending goroutine.
+// Compressing per message is what gRPC's compression.md allows and the
+// interop tests' client_compressed_streaming asks.
+func (c *Call) SetMessageCompression(on bool) { c.noCompress = !on }
+
+// RecvCompressed reports whether the last response RecvMsg returned arrived
+// compressed (its flag was 1). Call it from the receiving goroutine.
+func (c *Call) RecvCompressed() bool { return c.recvCompressed }
 
 // SendHeader sends the request headers now instead of with the first
 // message, for a call whose server may speak before the client does. If the
@@ -400,6 +417,7 @@ func (c *Call) recvOne(m any) error {
 // decode unmarshals msg into m and releases it; a message that cannot be
 // decoded ends the call.
 func (c *Call) decode(msg stream.Message, m any) error {
+	c.recvCompressed = msg.Compressed
 	if err := stream.Unmarshal(msg, c.codec, c.dcomp, c.st().Recv.MaxSize(), m); err != nil {
 		return c.fail(err)
 	}

@@ -32,8 +32,11 @@ type Call struct {
 
 	// sendMu orders the handler's sends with the status a passing deadline
 	// writes on its own.
-	sendMu  sync.Mutex
-	trailer metadata.MD
+	sendMu     sync.Mutex
+	trailer    metadata.MD
+	noCompress bool // under sendMu: responses go with flag 0
+
+	recvCompressed bool // owned by the receiver: the last request's flag
 }
 
 // Context returns the call's context: it carries the request's deadline and
@@ -135,7 +138,23 @@ func (c *Call) RecvMsg(m any) error {
 	if err != nil {
 		return err
 	}
+	c.recvCompressed = msg.Compressed
 	return stream.Unmarshal(msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m)
+}
+
+// RecvCompressed reports whether the last request RecvMsg returned arrived
+// compressed (its flag was 1), for a handler that must know, as the
+// interop tests' expect_compressed asks.
+func (c *Call) RecvCompressed() bool { return c.recvCompressed }
+
+// SetMessageCompression turns compression of the following responses off
+// (flag 0) or back on, on a call whose responses have an encoding; the
+// encoding itself stays. Compressing per message is what gRPC's
+// compression.md allows and the interop tests' response_compressed asks.
+func (c *Call) SetMessageCompression(on bool) {
+	c.sendMu.Lock()
+	c.noCompress = !on
+	c.sendMu.Unlock()
 }
 
 // SendMsg sends m as the next response message, with the response headers
@@ -154,7 +173,11 @@ func (c *Call) sendLast(m any) error {
 func (c *Call) send(m any, last func(error) stream.Header) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
-	buf, compressed, err := stream.Marshal(c.codec, c.comp, c.opts.compressMin, m)
+	comp := c.comp
+	if c.noCompress {
+		comp = nil
+	}
+	buf, compressed, err := stream.Marshal(c.codec, comp, c.opts.compressMin, m)
 	if err != nil {
 		return err
 	}

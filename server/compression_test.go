@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -371,5 +372,69 @@ func TestCompressionLevelPanicsOutOfRange(t *testing.T) {
 			}()
 			server.New(server.CompressionLevel(tc.name, tc.level))
 		}()
+	}
+}
+
+// Compression switched per message on both sides, and seen per message:
+// what the interop tests' compressed cases need.
+func TestPerMessageCompression(t *testing.T) {
+	srv := server.New()
+	server.RegisterBidiStream(srv, testserver.Bidi, func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
+		ctx := s.Context()
+		for {
+			r, err := s.Recv()
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			// Answer with the request's flag, compressed only when asked.
+			if err := server.SetMessageCompression(ctx, r.Multiplier == 1); err != nil {
+				return err
+			}
+			if err := s.Send(&pb.ExampleReply{Message: fmt.Sprint(server.RecvCompressed(ctx))}); err != nil {
+				return err
+			}
+		}
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	c, err := client.Dial(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := testserver.Context(t, 10*time.Second)
+	cs, err := c.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, testserver.Bidi, grpc.UseCompressor("gzip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := cs.(*client.Call)
+	for i, tc := range []struct{ reqCompressed, respCompressed bool }{{true, false}, {false, true}, {true, true}, {false, false}} {
+		call.SetMessageCompression(tc.reqCompressed)
+		mult := int32(0)
+		if tc.respCompressed {
+			mult = 1
+		}
+		if err := call.SendMsg(&pb.ExampleRequest{Value: "v", Multiplier: mult}); err != nil {
+			t.Fatal(err)
+		}
+		var r pb.ExampleReply
+		if err := call.RecvMsg(&r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Message != fmt.Sprint(tc.reqCompressed) || call.RecvCompressed() != tc.respCompressed {
+			t.Errorf("message %d: server saw compressed=%s, client got compressed=%v; want %v, %v",
+				i, r.Message, call.RecvCompressed(), tc.reqCompressed, tc.respCompressed)
+		}
+	}
+	call.CloseSend()
+	if err := call.RecvMsg(new(pb.ExampleReply)); err != io.EOF {
+		t.Fatal(err)
 	}
 }

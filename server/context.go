@@ -55,4 +55,23 @@ func SetSendCompressor(ctx context.Context, name string) error {
 	return c.SetSendCompressor(name)
 }
 
+// SetMessageCompression turns compression of the following responses of
+// the call ctx belongs to off or back on; see Call.SetMessageCompression.
+func SetMessageCompression(ctx context.Context, on bool) error {
+	c := CallFromContext(ctx)
+	if c == nil {
+		return errNoCall
+	}
+	c.SetMessageCompression(on)
+	return nil
+}
+
+// RecvCompressed reports whether the last request of the call ctx belongs
+// to arrived compressed; see Call.RecvCompressed. It is false outside a
+// call.
+func RecvCompressed(ctx context.Context) bool {
+	c := CallFromContext(ctx)
+	return c != nil && c.RecvCompressed()
+}
+
 var errNoCall = status.New(status.Internal, "h2grpc: context is not a server call's")
