@@ -266,7 +266,7 @@ func (c *Call) SendMsg(m any) error {
 }
 
 func (c *Call) send(m any, last bool) error {
-	if c.st().Send.Ended() {
+	if c.sendClosed() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
 	comp := c.comp
@@ -324,8 +324,8 @@ func (c *Call) RecvCompressed() bool { return c.recvCompressed }
 func (c *Call) SendHeader() error {
 	st := c.markSent(false)
 	if err := st.Send.SendHeader(); err != nil && !c.retry(st) {
-		c.finish(err)
-		return c.err
+		// The receiving side owns the call's end; RecvMsg reports it too.
+		return grpccompat.Wrap(status.Convert(err))
 	}
 	return nil
 }
@@ -333,11 +333,12 @@ func (c *Call) SendHeader() error {
 // CloseSend tells the server no more messages will be sent. It does
 // nothing once the requests have ended.
 func (c *Call) CloseSend() error {
-	if st := c.st(); !st.Send.Ended() {
-		st = c.markSent(true)
-		if err := st.Send.Close(nil); err != nil {
-			c.retry(st)
-		}
+	if c.sendClosed() {
+		return nil
+	}
+	st := c.markSent(true)
+	if err := st.Send.Close(nil); err != nil {
+		c.retry(st)
 	}
 	return nil
 }
@@ -492,7 +493,11 @@ func (c *Call) finish(recvErr error) {
 		return
 	}
 	st := status.Convert(recvErr)
-	if st.Code() == status.Canceled {
+	if err := c.ctx.Err(); err != nil {
+		// The stream failed as the context ended (a retry it cut short,
+		// say): the context's end is the call's status, as in grpc-go.
+		st = contextStatus(err)
+	} else if st.Code() == status.Canceled {
 		// A reset after our deadline passed was most likely caused by it
 		// (the server enforces it with RST_STREAM(CANCEL)): report it as
 		// the deadline, as grpc-go does.
@@ -528,40 +533,6 @@ func (c *Call) end(st *status.Error) {
 	c.fillOptions()
 }
 
-// fillOptions stores what grpc.Header, grpc.Trailer, grpc.Peer and their
-// h2grpc counterparts asked for, and runs grpc.OnFinish callbacks, once
-// the call has ended, as grpc-go does.
-func (c *Call) fillOptions() {
-	o := &c.opts
-	if o.header != nil || o.grpcHeader != nil {
-		var md metadata.MD
-		if h, _ := c.st().Recv.Header(); h != nil {
-			md = responseHeaderMD(h)
-		}
-		if o.header != nil {
-			*o.header = md
-		}
-		if o.grpcHeader != nil {
-			*o.grpcHeader = grpcmd.MD(md)
-		}
-	}
-	if o.trailer != nil || o.grpcTrailer != nil {
-		md := c.trailerMD()
-		if o.trailer != nil {
-			*o.trailer = md
-		}
-		if o.grpcTrailer != nil {
-			*o.grpcTrailer = grpcmd.MD(md)
-		}
-	}
-	if o.peer != nil {
-		*o.peer = peerOf(c.st().Conn())
-	}
-	for _, f := range o.onFinish {
-		f(c.err)
-	}
-}
-
 // statusFromTrailer reads the status from the trailers, or from the HTTP
 // status when the response carries none (SPEC.md "Responses"); nil is OK.
 func (c *Call) statusFromTrailer() *status.Error {
@@ -589,55 +560,4 @@ func (c *Call) endErr() error {
 		return io.EOF
 	}
 	return c.err
-}
-
-// Header returns the response headers' metadata, waiting for them. It
-// returns nil and no error when the call ended without headers (a
-// trailers-only response; RecvMsg tells the status).
-func (c *Call) Header() (grpcmd.MD, error) {
-	h, err := c.st().Recv.Header()
-	if h != nil {
-		return grpcmd.MD(responseHeaderMD(h)), nil
-	}
-	if err != nil && err != io.EOF {
-		return nil, grpccompat.Wrap(status.Convert(err))
-	}
-	return nil, nil
-}
-
-// Trailer returns the trailers' metadata once RecvMsg has returned an
-// error; before that it returns nil.
-func (c *Call) Trailer() grpcmd.MD { return grpcmd.MD(c.trailerMD()) }
-
-// trailerMD is the trailers' metadata as grpc-go shows it: the custom keys
-// and grpc-status-details-bin, decoded.
-func (c *Call) trailerMD() metadata.MD {
-	tr := c.st().Recv.Trailer()
-	if tr == nil {
-		return nil
-	}
-	if tr.GRPCDetails == "" {
-		return tr.MD
-	}
-	md := make(metadata.MD, len(tr.MD)+1)
-	for k, v := range tr.MD {
-		md[k] = v
-	}
-	if b, err := metadata.DecodeBin(tr.GRPCDetails); err == nil {
-		md["grpc-status-details-bin"] = b
-	}
-	return md
-}
-
-// responseHeaderMD is the response headers' metadata as grpc-go shows it:
-// the custom keys and content-type.
-func responseHeaderMD(h *stream.Header) metadata.MD {
-	md := make(metadata.MD, len(h.MD)+1)
-	for k, v := range h.MD {
-		md[k] = v
-	}
-	if h.ContentType != "" {
-		md["content-type"] = []string{h.ContentType}
-	}
-	return md
 }

@@ -21,11 +21,10 @@ func TestClientCompressionChoices(t *testing.T) {
 	long := strings.Repeat("several words that compress, ", 200)
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer),
+	c, p := dialFake(t, dialer, peers,
 		client.WithDefaultCallOptions(grpc.UseCompressor("gzip")),
 		client.WithCompressionLevel("gzip", 0), client.WithCompressionThreshold(100))
-	p := <-peers
-	early := p.Handshake()
+	var early []h2test.Frame
 
 	type request struct {
 		encoding string

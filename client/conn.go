@@ -20,10 +20,11 @@ import (
 // by any number of goroutines; their calls share one HTTP/2 connection.
 //
 // It keeps that connection as gRPC's connectivity states say: idle until a
-// call (or an eager Dial) needs it, connecting, ready, and after a failed
-// attempt in transient failure, from which it tries again after a backoff
-// (doc/connection-backoff.md). A connection that is lost or goes away sends
-// the Conn back to idle: the next call connects again.
+// call (or an eager Dial) needs it, connecting, ready once the server's
+// SETTINGS arrived, and after a failed attempt in transient failure, from
+// which it tries again after a backoff (doc/connection-backoff.md). A
+// connection that is lost or goes away is replaced when the next call
+// finds it so.
 type Conn struct {
 	target  string
 	network string // "tcp" or "unix"
@@ -32,6 +33,7 @@ type Conn struct {
 	ct      string // content-type of requests
 	scheme  string // "http", or "https" with transport credentials
 
+	// Owned by mu.
 	mu      sync.Mutex
 	state   connState
 	cc      *connection.Conn   // the connection while ready
@@ -71,7 +73,8 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	c.opts.streamInt = chainStream(c.opts.streamInt, c.opts.streamChain)
 	var host string
 	c.network, c.addr, host = parseTarget(target)
-	if c.opts.creds != nil {
+	if c.opts.creds != nil && c.opts.creds.Info().SecurityProtocol == "tls" {
+		// As grpc-go: insecure.NewCredentials() and the like stay http.
 		c.scheme = "https"
 	}
 	if c.opts.authority == "" {
@@ -82,6 +85,7 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 			c.opts.authority = c.opts.serverName
 		}
 	}
+	c.opts.backoff = c.opts.backoff.sane()
 	c.delay = c.opts.backoff.BaseDelay
 	c.ct = "application/grpc"
 	if name := c.opts.codec.Name(); name != "proto" {
@@ -201,6 +205,7 @@ func (c *Conn) connectLocked() {
 			return
 		}
 		c.cc, c.lastErr = cc, nil
+		c.opts.backoff = c.opts.backoff.sane()
 		c.delay = c.opts.backoff.BaseDelay
 		c.setStateLocked(stateReady)
 	}()
@@ -268,7 +273,18 @@ func (c *Conn) connect(ctx context.Context) (*connection.Conn, error) {
 	if info != nil {
 		cc.SetInfo(info)
 	}
-	return cc, nil
+	// Connected once the server has answered with its SETTINGS: a server
+	// that accepts and closes, or does not speak HTTP/2, is a failed
+	// attempt (and backs off), not a connection calls are sent to.
+	select {
+	case <-cc.Ready():
+		return cc, nil
+	case <-cc.Done():
+		return nil, status.Newf(status.Unavailable, "connection closed before the server's HTTP/2 SETTINGS: %v", cc.Err())
+	case <-ctx.Done():
+		cc.Close()
+		return nil, status.Newf(status.Unavailable, "connection error: no HTTP/2 SETTINGS from the server: %v", ctx.Err())
+	}
 }
 
 // handshake runs the transport credentials' handshake on nc and makes sure
@@ -300,7 +316,9 @@ func (c *Conn) handshake(ctx context.Context, nc net.Conn) (net.Conn, credential
 var errNoALPN = errors.New("h2grpc: the TLS peer did not negotiate HTTP/2 (ALPN h2): not a gRPC server")
 
 // Close closes the connection; calls in progress end with UNAVAILABLE and
-// later ones with CANCELLED.
+// later ones with CANCELLED. It waits for an attempt to connect in progress
+// to end; a dialer or credentials given as options must honour their
+// context for that to be quick.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.state == stateShutdown {

@@ -38,9 +38,7 @@ func newFakeConn(t *testing.T) *fakeConn {
 	t.Helper()
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	return &fakeConn{ctx: ctx, c: c, p: p}
 }
 

@@ -173,6 +173,30 @@ func fakeServers(t *testing.T, ctx context.Context) (func(context.Context, strin
 	}, peers
 }
 
+// dialFake dials a Conn to the fake servers dialer makes and completes the
+// first one's handshake: an eager Dial waits for the server's SETTINGS.
+// It returns the Conn and the first server peer, handshake done.
+func dialFake(t *testing.T, dialer func(context.Context, string) (net.Conn, error), peers <-chan *h2test.Peer, opts ...client.Option) (*client.Conn, *h2test.Peer) {
+	t.Helper()
+	type dialed struct {
+		c   *client.Conn
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := client.Dial("fake:1", append([]client.Option{client.WithContextDialer(dialer)}, opts...)...)
+		done <- dialed{c, err}
+	}()
+	p := <-peers
+	p.Handshake()
+	d := <-done
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	t.Cleanup(func() { d.c.Close() })
+	return d.c, p
+}
+
 // answer reads a unary request on stream id and answers it with reply.
 // The request's frames may be among early, frames already read (by a
 // handshake the client did not wait for).
@@ -213,9 +237,7 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 func TestTransparentRetryRefusedStream(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 
 	type result struct {
 		r   *pb.ExampleReply
@@ -243,9 +265,7 @@ func TestTransparentRetryRefusedStream(t *testing.T) {
 func TestTransparentRetryOnce(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	done := make(chan error, 1)
 	go func() {
 		_, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{Value: "again"})
@@ -269,9 +289,7 @@ func TestTransparentRetryOnce(t *testing.T) {
 func TestNoRetryOfProcessedStream(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	done := make(chan error, 1)
 	go func() {
 		_, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{})
@@ -294,12 +312,10 @@ func TestTransparentRetryAfterGoAway(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
 	var dials atomic.Int32
-	c := dial(t, "fake:1", client.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+	c, p := dialFake(t, func(ctx context.Context, addr string) (net.Conn, error) {
 		dials.Add(1)
 		return dialer(ctx, addr)
-	}))
-	p := <-peers
-	p.Handshake()
+	}, peers)
 	done := make(chan error, 1)
 	go func() {
 		r, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{Value: "moved"})
@@ -346,9 +362,7 @@ func requestBytes(t *testing.T, p *h2test.Peer, id uint32) []byte {
 func TestTransparentRetryClientStream(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	done := make(chan error, 1)
 	go func() {
 		s, err := pb.NewExampleClient(c).StreamUnary(ctx)
@@ -388,9 +402,7 @@ func TestTransparentRetryClientStream(t *testing.T) {
 func TestTransparentRetryBidiMidStream(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	s, err := pb.NewExampleClient(c).StreamStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -434,9 +446,7 @@ func TestTransparentRetryBidiMidStream(t *testing.T) {
 func TestNoRetryAfterResponseHeader(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	s, err := pb.NewExampleClient(c).StreamStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -464,9 +474,7 @@ func TestNoRetryAfterResponseHeader(t *testing.T) {
 func TestNoRetryPastRetryBuffer(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
-	c := dial(t, "fake:1", client.WithContextDialer(dialer))
-	p := <-peers
-	p.Handshake()
+	c, p := dialFake(t, dialer, peers)
 	done := make(chan error, 1)
 	go func() {
 		_, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{Value: strings.Repeat("x", 70<<10)})

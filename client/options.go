@@ -150,8 +150,8 @@ func Codec(c method.Codec) Option {
 
 // WithTransportCredentials secures the connection with creds, grpc-go's
 // credentials.NewTLS(cfg) for instance: calls go out with :scheme https
-// and handlers find the handshake's AuthInfo in their peer. The server
-// must agree to HTTP/2 with ALPN.
+// (when creds are TLS) and handlers find the handshake's AuthInfo in their
+// peer. A TLS server must agree to HTTP/2 with ALPN.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return optionFunc(func(o *options) { o.creds, o.serverName = creds, "" })
 }
@@ -195,6 +195,10 @@ var DefaultBackoff = Backoff{
 }
 
 // WithBackoff replaces DefaultBackoff, as grpc.WithConnectParams does.
+// A zero BaseDelay, Multiplier or MaxDelay takes DefaultBackoff's value
+// (a zero Jitter stays: no jitter), a Multiplier below 1 counts as 1 and a
+// MaxDelay below BaseDelay as BaseDelay: a Conn never redials in a tight
+// loop.
 func WithBackoff(b Backoff) Option {
 	return optionFunc(func(o *options) { o.backoff = b })
 }
@@ -237,4 +241,22 @@ func WithForwardedMetadata(keys ...string) Option {
 			o.forward = append(o.forward, strings.ToLower(k))
 		}
 	})
+}
+
+// sane fills what b leaves out from DefaultBackoff and keeps the delays
+// from shrinking.
+func (b Backoff) sane() Backoff {
+	if b.BaseDelay <= 0 {
+		b.BaseDelay = DefaultBackoff.BaseDelay
+	}
+	if b.Multiplier == 0 {
+		b.Multiplier = DefaultBackoff.Multiplier
+	}
+	b.Multiplier = max(b.Multiplier, 1)
+	if b.MaxDelay <= 0 {
+		b.MaxDelay = DefaultBackoff.MaxDelay
+	}
+	b.MaxDelay = max(b.MaxDelay, b.BaseDelay)
+	b.Jitter = min(max(b.Jitter, 0), 1)
+	return b
 }

@@ -21,27 +21,39 @@ import (
 // move the call; the other sees the stream has changed and goes on with
 // the new one.
 
-// retryBufferMax bounds the request bytes a call keeps for a replay: a
-// call that sent more before the server answered is not retried. It is
-// the initial stream window, so a replay never waits for flow control.
-const retryBufferMax = 64 << 10
+// retryBufferMax bounds the request bytes (prefixes included) a call keeps
+// for a replay: a call that sent more before the server answered is not
+// retried. It is HTTP/2's initial stream window, so a replay does not wait
+// for the stream's credit (the connection's is shared, and may).
+const retryBufferMax = 65535
 
 type sentMsg struct {
 	buf        stream.Buffer
 	compressed bool
 }
 
-// retryState is what a call sent on its current stream, for a replay.
+// retryState is what a call sent on its current stream, for a replay. All
+// of it is owned by mu, which also orders the swap of the call's stream
+// and of its context callback (Call.cur, Call.stop) against the senders.
 type retryState struct {
 	mu      sync.Mutex
 	msgs    []sentMsg
 	first   [1]sentMsg // msgs' storage for the usual single message
-	size    int
-	header  bool // headers sent on their own (SendHeader)
-	closed  bool // END_STREAM sent
-	off     bool // keep nothing: answered, over the bound, retried or ended
-	sending bool // the sender is writing the last of msgs: it releases them
-	retried bool
+	size    int        // bytes of msgs, prefixes included
+	header  bool       // headers sent on their own (SendHeader)
+	closed  bool       // END_STREAM sent, or about to be
+	off     bool       // keep nothing: answered, over the bound, retried or ended
+	sending bool       // the sender is writing the last of msgs: it releases them
+	retried bool       // the one retry a call gets has been used
+}
+
+// sendClosed reports whether the requests have ended (CloseSend, or the
+// single request sent), without touching the stream a retry may be
+// writing to.
+func (c *Call) sendClosed() bool {
+	c.rs.mu.Lock()
+	defer c.rs.mu.Unlock()
+	return c.rs.closed
 }
 
 // keep records buf as sent (with END_STREAM if last) before the sender
@@ -53,7 +65,7 @@ func (c *Call) keep(buf stream.Buffer, compressed, last bool) (*connection.Strea
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = r.closed || last
-	if !r.off && r.size+len(buf.B) > retryBufferMax {
+	if !r.off && r.size+stream.PrefixLen+len(buf.B) > retryBufferMax {
 		r.releaseLocked()
 	}
 	if r.off {
@@ -63,7 +75,7 @@ func (c *Call) keep(buf stream.Buffer, compressed, last bool) (*connection.Strea
 		r.msgs = r.first[:0]
 	}
 	r.msgs = append(r.msgs, sentMsg{buf, compressed})
-	r.size += len(buf.B)
+	r.size += stream.PrefixLen + len(buf.B)
 	r.sending = true
 	return c.st(), true
 }

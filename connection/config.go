@@ -1,5 +1,7 @@
 package connection
 
+import "time"
+
 import "github.com/h2grpc/h2grpc/stream"
 
 // Defaults for Config. They favour throughput on fast links while bounding
@@ -42,6 +44,10 @@ type Config struct {
 	// queue more (a PING or SETTINGS flood) is disconnected with
 	// ENHANCE_YOUR_CALM.
 	MaxControlFrames int
+	// HandshakeTimeout bounds how long the peer has to send its preface
+	// (a client's magic) and first SETTINGS, so a peer that connects and
+	// stays silent cannot hold the connection. Zero means no bound.
+	HandshakeTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -45,6 +45,7 @@ type Conn struct {
 
 	// Owned by the reader goroutine.
 	gotSettings bool
+	ready       chan struct{} // closed once the peer's first SETTINGS is applied
 
 	// Written by the reader under mu; read under mu.
 	lastPeerID uint32 // highest stream id the peer opened
@@ -90,6 +91,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		br:       bufio.NewReaderSize(nc, cfg.ReadBufferSize),
 		bw:       bufio.NewWriterSize(nc, cfg.WriteBufferSize),
 		done:     make(chan struct{}),
+		ready:    make(chan struct{}),
 		wdone:    make(chan struct{}),
 		ctrlWake: make(chan struct{}, 1),
 		streams:  make(map[uint32]*Stream),
@@ -167,6 +169,11 @@ func (c *Conn) Info() any {
 	}
 	return nil
 }
+
+// Ready is closed once the peer's first SETTINGS has arrived and been
+// applied: the peer speaks HTTP/2 and its limits are known. A client
+// connection counts as connected only then.
+func (c *Conn) Ready() <-chan struct{} { return c.ready }
 
 // Done is closed once the connection has finished and every stream on it
 // has been ended.

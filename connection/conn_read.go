@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -26,6 +27,9 @@ func (c *Conn) readLoop() {
 }
 
 func (c *Conn) readFrames() error {
+	if d := c.cfg.HandshakeTimeout; d > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(d))
+	}
 	if c.server {
 		var preface [len(http2.ClientPreface)]byte
 		if _, err := io.ReadFull(c.br, preface[:]); err != nil {
@@ -50,6 +54,14 @@ func (c *Conn) readFrames() error {
 				return http2.ConnectionError(http2.ErrCodeProtocol)
 			}
 			c.gotSettings = true
+			if err := c.dispatch(f); err != nil {
+				return err
+			}
+			if c.cfg.HandshakeTimeout > 0 {
+				c.nc.SetReadDeadline(time.Time{})
+			}
+			close(c.ready)
+			continue
 		}
 		if err := c.dispatch(f); err != nil {
 			return err

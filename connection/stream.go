@@ -86,8 +86,12 @@ func (s *Stream) WriteBatch(b stream.Batch) error {
 	err := c.writeBatch(s, b)
 	c.unlockWrite()
 	if err != nil {
-		s.failUnopened(err)
-		if _, ok := err.(headerListError); ok {
+		// A header block we refused to send says nothing about the
+		// peer: such a stream is not "refused", and a retry would fail
+		// the same way.
+		_, local := err.(headerListError)
+		s.failUnopened(err, !local)
+		if local {
 			s.reset(http2.ErrCodeInternal, err)
 		}
 	}
@@ -96,13 +100,14 @@ func (s *Stream) WriteBatch(b stream.Batch) error {
 
 // failUnopened ends a client stream whose first write failed before it got
 // an id: it is in no table, so neither GOAWAY nor teardown would ever end
-// it, and its reader would wait for ever while it held a slot.
-func (s *Stream) failUnopened(err error) {
+// it, and its reader would wait for ever while it held a slot. refused
+// says the server never saw it (the connection went away first).
+func (s *Stream) failUnopened(err error, refused bool) {
 	c := s.conn
 	c.mu.Lock()
 	unopened := s.id == 0 && s.resetErr == nil
 	if unopened {
-		s.resetErr, s.refused = err, true
+		s.resetErr, s.refused = err, refused
 		c.removeLocked(s)
 	}
 	c.mu.Unlock()

@@ -39,7 +39,9 @@ type optionFunc func(*options)
 func (f optionFunc) apply(o *options) { f(o) }
 
 func defaultOptions() options {
-	return options{codec: method.Proto, maxSendSize: 1<<31 - 1, connTimeout: defaultConnectionTimeout}
+	o := options{codec: method.Proto, maxSendSize: 1<<31 - 1, connTimeout: defaultConnectionTimeout}
+	o.conn.HandshakeTimeout = defaultConnectionTimeout
+	return o
 }
 
 // defaultConnectionTimeout is grpc-go's: generous for a slow link, yet a
@@ -47,12 +49,16 @@ func defaultOptions() options {
 // goroutine and socket forever.
 const defaultConnectionTimeout = 120 * time.Second
 
-// ConnectionTimeout bounds the transport handshake of each new connection
-// (the TLS handshake with TLS or Creds; default 120s, as grpc-go's
-// ConnectionTimeout). A client that has not finished it in time is
+// ConnectionTimeout bounds the handshakes of each new connection, as
+// grpc-go's ConnectionTimeout does: the TLS handshake (with TLS or Creds),
+// then, again, the HTTP/2 preface and first SETTINGS (default 120s). A
+// client that has not finished in time, or connects and says nothing, is
 // disconnected. Zero or less means no limit.
 func ConnectionTimeout(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.connTimeout = max(d, 0) })
+	return optionFunc(func(o *options) {
+		o.connTimeout = max(d, 0)
+		o.conn.HandshakeTimeout = o.connTimeout
+	})
 }
 
 // MaxConcurrentStreams limits the streams each client connection may have
