@@ -18,6 +18,9 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 STATICCHECK_VERSION := v0.8.2
 PROTOC_VERSION := 3.21.12
+# The grpc-go whose interop server and client `make interop` runs against
+# ours: the version in go.mod (`make interop` checks).
+GRPC_GO_VERSION := v1.85.0
 
 # How long `make fuzz` runs each fuzz target, and in which packages.
 FUZZTIME ?= 10s
@@ -34,6 +37,15 @@ help: ## Describe useful make targets
 .PHONY: test
 test: lint ## Lint, then run all tests with the race detector
 	go test -race -shuffle=on -count=1 -timeout=20m ./...
+
+.PHONY: interop
+interop: ## Run every interop case both ways against grpc-go's interop server and client, h2c and TLS
+	@want="$$(go list -m -f '{{.Version}}' google.golang.org/grpc)"; \
+	if [[ "$$want" != "$(GRPC_GO_VERSION)" ]]; then \
+		echo "go.mod has google.golang.org/grpc $$want but GRPC_GO_VERSION is $(GRPC_GO_VERSION): bump it in the Makefile" >&2; \
+		exit 1; \
+	fi
+	go run ./interop/run -grpc-go-version=$(GRPC_GO_VERSION) -dir=$(TMP)/interop
 
 .PHONY: lint
 lint: ## Check gofmt -s, go vet and staticcheck
