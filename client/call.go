@@ -269,6 +269,12 @@ func (c *Call) send(m any, last bool) error {
 	if c.sendClosed() {
 		return status.New(status.Internal, "SendMsg called after CloseSend")
 	}
+	if c.ctxEnded() {
+		if !c.clientStreams {
+			return nil // as a failed send below: RecvMsg tells the status
+		}
+		return io.EOF
+	}
 	comp := c.comp
 	if c.noCompress {
 		comp = nil
@@ -333,7 +339,7 @@ func (c *Call) SendHeader() error {
 // CloseSend tells the server no more messages will be sent. It does
 // nothing once the requests have ended.
 func (c *Call) CloseSend() error {
-	if c.sendClosed() {
+	if c.sendClosed() || c.ctxEnded() {
 		return nil
 	}
 	st := c.markSent(true)
@@ -492,20 +498,40 @@ func (c *Call) finish(recvErr error) {
 		c.end(c.statusFromTrailer())
 		return
 	}
-	st := status.Convert(recvErr)
-	if err := c.ctx.Err(); err != nil {
+	c.end(c.failureStatus(recvErr))
+}
+
+// failureStatus is the call's status for a stream that failed with err.
+func (c *Call) failureStatus(err error) *status.Error {
+	if cerr := c.ctx.Err(); cerr != nil {
 		// The stream failed as the context ended (a retry it cut short,
 		// say): the context's end is the call's status, as in grpc-go.
-		st = contextStatus(err)
-	} else if st.Code() == status.Canceled {
+		return contextStatus(cerr)
+	}
+	st := status.Convert(err)
+	if st.Code() == status.Canceled {
 		// A reset after our deadline passed was most likely caused by it
-		// (the server enforces it with RST_STREAM(CANCEL)): report it as
-		// the deadline, as grpc-go does.
+		// (the server enforces it with RST_STREAM(CANCEL)), even if the
+		// context's timer has not fired yet: report it as the deadline,
+		// as grpc-go does.
 		if dl, ok := c.ctx.Deadline(); ok && !time.Now().Before(dl) {
-			st = contextStatus(context.DeadlineExceeded)
+			return contextStatus(context.DeadlineExceeded)
 		}
 	}
-	c.end(st)
+	return st
+}
+
+// ctxEnded ends the stream at once if the call's context has ended, and
+// reports whether it had: the context's callback, which does the same, may
+// not have run yet, and nothing may be sent for a cancelled call (an
+// END_STREAM would let the server complete it).
+func (c *Call) ctxEnded() bool {
+	err := c.ctx.Err()
+	if err == nil {
+		return false
+	}
+	c.st().Cancel(contextStatus(err))
+	return true
 }
 
 // end ends the call with status st (nil for OK).

@@ -7,7 +7,6 @@ import (
 
 	"github.com/h2grpc/h2grpc/internal/grpccompat"
 	"github.com/h2grpc/h2grpc/metadata"
-	"github.com/h2grpc/h2grpc/status"
 	"github.com/h2grpc/h2grpc/stream"
 )
 
@@ -62,10 +61,8 @@ func (c *Call) Header() (grpcmd.MD, error) {
 			return nil, nil
 		case c.retry(st):
 			// Refused before the server saw it: wait on the new stream.
-		case c.ctx.Err() != nil:
-			return nil, grpccompat.Wrap(contextStatus(c.ctx.Err()))
 		default:
-			return nil, grpccompat.Wrap(status.Convert(err))
+			return nil, grpccompat.Wrap(c.failureStatus(err))
 		}
 	}
 }

@@ -176,3 +176,86 @@ func TestZeroBackoffDoesNotSpin(t *testing.T) {
 		t.Errorf("%d dials in 100ms with Backoff{MaxDelay: 1s} (BaseDelay defaults to 1s)", n)
 	}
 }
+
+// lateContext is a context that is late the way one can be on a loaded
+// machine: Err reports its end (a cancel, or the deadline having passed)
+// before Done is closed, so context.AfterFunc callbacks have not run.
+type lateContext struct {
+	context.Context // never done until release
+	release         context.CancelFunc
+	deadline        time.Time
+	canceled        atomic.Bool
+}
+
+func newLateContext(deadline time.Time) *lateContext {
+	ctx, release := context.WithCancel(context.Background())
+	return &lateContext{Context: ctx, release: release, deadline: deadline}
+}
+
+func (c *lateContext) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+func (c *lateContext) Err() error {
+	if c.canceled.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// A call whose context was cancelled sends nothing more, even before the
+// context's callback runs: CloseSend resets the stream instead of sending
+// END_STREAM, which would let the server complete a cancelled call.
+func TestCloseSendAfterCancel(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c, p := dialFake(t, dialer, peers)
+	lc := newLateContext(time.Time{})
+	defer lc.release()
+	s, err := pb.NewExampleClient(c).StreamStream(lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&pb.ExampleRequest{Value: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(http2.FrameHeaders, 1)
+	p.Expect(http2.FrameData, 1)
+	lc.canceled.Store(true)
+	if err := s.Send(&pb.ExampleRequest{Value: "two"}); err == nil {
+		t.Error("Send after the cancel succeeded")
+	}
+	s.CloseSend()
+	if f := p.Next(); f.Type != http2.FrameRSTStream || f.StreamID != 1 || f.ErrCode != http2.ErrCodeCancel {
+		t.Fatalf("after the cancel the server got %v, want RST_STREAM(CANCEL) on stream 1", f)
+	}
+	if _, err := s.Recv(); status.CodeOf(err) != status.Canceled {
+		t.Fatalf("Recv: %v, want CANCELLED", err)
+	}
+}
+
+// Header reports a CANCEL reset that follows the deadline as
+// DEADLINE_EXCEEDED, as RecvMsg does, even before the context's timer
+// fires.
+func TestHeaderAfterDeadlineReset(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c, p := dialFake(t, dialer, peers)
+	lc := newLateContext(time.Now().Add(50 * time.Millisecond))
+	defer lc.release()
+	s, err := pb.NewExampleClient(c).StreamStream(lc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&pb.ExampleRequest{Value: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(http2.FrameHeaders, 1)
+	p.Expect(http2.FrameData, 1)
+	time.Sleep(100 * time.Millisecond) // past the deadline
+	p.WriteRSTStream(1, http2.ErrCodeCancel)
+	if _, err := s.Header(); status.CodeOf(err) != status.DeadlineExceeded {
+		t.Errorf("Header: %v, want DEADLINE_EXCEEDED", err)
+	}
+	if _, err := s.Recv(); status.CodeOf(err) != status.DeadlineExceeded {
+		t.Errorf("Recv: %v, want DEADLINE_EXCEEDED", err)
+	}
+}
