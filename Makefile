@@ -21,6 +21,9 @@ PROTOC_VERSION := 3.21.12
 # The grpc-go whose interop server and client `make interop` runs against
 # ours: the version in go.mod (`make interop` checks).
 GRPC_GO_VERSION := v1.85.0
+# The connectrpc conformance suite: its runner is installed at this
+# version, and interop/conformance/gen is generated from its .proto files.
+CONFORMANCE_VERSION := v1.0.7
 
 # How long `make fuzz` runs each fuzz target, and in which packages.
 FUZZTIME ?= 10s
@@ -35,8 +38,10 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint ## Lint, then run all tests with the race detector
+test: lint ## Lint, run all tests with the race detector, then make interop and make conformance
 	go test -race -shuffle=on -count=1 -timeout=20m ./...
+	$(MAKE) interop
+	$(MAKE) conformance
 
 .PHONY: interop
 interop: ## Run every interop case both ways against grpc-go's interop server and client, h2c and TLS
@@ -46,6 +51,13 @@ interop: ## Run every interop case both ways against grpc-go's interop server an
 		exit 1; \
 	fi
 	go run ./interop/run -grpc-go-version=$(GRPC_GO_VERSION) -dir=$(TMP)/interop
+
+.PHONY: conformance
+conformance: $(BIN)/connectconformance ## Run the connectrpc conformance suite on our server and our client (no known failures)
+	go build -o $(TMP)/conformance/server ./interop/conformance/server
+	go build -o $(TMP)/conformance/client ./interop/conformance/client
+	$(BIN)/connectconformance --mode server --conf interop/conformance/config.yaml -- $(TMP)/conformance/server
+	$(BIN)/connectconformance --mode client --conf interop/conformance/config.yaml -- $(TMP)/conformance/client
 
 .PHONY: lint
 lint: ## Check gofmt -s, go vet and staticcheck
@@ -71,7 +83,7 @@ fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
 	done <<<"$$targets"
 
 .PHONY: generate
-generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Regenerate testdata/example (needs protoc)
+generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Regenerate testdata/example and interop/conformance/gen (needs protoc)
 	@want="$$(go list -m -f '{{.Version}}' google.golang.org/protobuf)"; \
 	if [[ "$$want" != "$(PROTOC_GEN_GO_VERSION)" ]]; then \
 		echo "go.mod has google.golang.org/protobuf $$want but PROTOC_GEN_GO_VERSION is $(PROTOC_GEN_GO_VERSION): bump it in the Makefile" >&2; \
@@ -98,12 +110,20 @@ generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## Regenerate testdata/
 		--go-grpc_out=$(EXAMPLE) --go-grpc_opt=paths=source_relative \
 		$(EXAMPLE)/example.proto
 	go build ./$(EXAMPLE)/...
+	interop/conformance/generate.sh \
+		"$$(go mod download -json connectrpc.com/conformance@$(CONFORMANCE_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p')" $(BIN)
+	go build ./interop/conformance/gen/...
 
 .PHONY: clean
 clean: ## Remove the local tool directory (.tmp)
 	rm -rf $(TMP)
 
 # The plugins depend on the Makefile so that bumping a version reinstalls them.
+$(BIN)/connectconformance: Makefile
+	@mkdir -p $(@D)
+	GOBIN=$(@D) go install connectrpc.com/conformance/cmd/connectconformance@$(CONFORMANCE_VERSION)
+	@touch $@
+
 $(BIN)/protoc-gen-go: Makefile
 	@mkdir -p $(@D)
 	GOBIN=$(@D) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
