@@ -140,7 +140,19 @@ $(BIN)/protoc-gen-go-grpc: Makefile
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 
 .PHONY: bench
-bench: ## Run the Go benchmarks, h2grpc and grpc-go side by side
+bench: ## Measure h2grpc against grpc-go (separate processes, one process, memory, TCP floor): .tmp/bench/results.{md,json}
+	@mkdir -p $(TMP)/bench
+	go build -o $(TMP)/bench/h2bench ./benchmark/cmd/h2bench
+	$(TMP)/bench/h2bench -out=$(TMP)/bench
+
+.PHONY: bench-quick
+bench-quick: ## Run every benchmark workload once, briefly (a smoke test of the harness, under a minute)
+	@mkdir -p $(TMP)/bench
+	go build -o $(TMP)/bench/h2bench ./benchmark/cmd/h2bench
+	$(TMP)/bench/h2bench -quick -out=$(TMP)/bench/quick
+
+.PHONY: bench-go
+bench-go: ## Run the Go benchmarks of benchmark/ (one process, example service, for profiling) with benchstat
 	@mkdir -p $(TMP)
 	go test -run='^$$' -bench=. -benchmem -count=5 ./benchmark/ | tee $(TMP)/bench.txt
 	go run golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) $(TMP)/bench.txt
