@@ -38,10 +38,11 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint ## Lint, run all tests with the race detector, then make interop and make conformance
+test: lint ## Lint, run all tests with the race detector, then make interop, conformance and h2spec
 	go test -race -shuffle=on -count=1 -timeout=20m ./...
 	$(MAKE) interop
 	$(MAKE) conformance
+	$(MAKE) h2spec
 
 .PHONY: interop
 interop: ## Run every interop case both ways against grpc-go's interop server and client, h2c and TLS
@@ -58,6 +59,10 @@ conformance: $(BIN)/connectconformance ## Run the connectrpc conformance suite o
 	go build -o $(TMP)/conformance/client ./interop/conformance/client
 	$(BIN)/connectconformance --mode server --conf interop/conformance/config.yaml -- $(TMP)/conformance/server
 	$(BIN)/connectconformance --mode client --conf interop/conformance/config.yaml -- $(TMP)/conformance/client
+
+.PHONY: h2spec
+h2spec: $(BIN)/h2spec ## Run h2spec --strict against our server over h2c and TLS (every case must pass)
+	go run ./internal/tools/h2specrun -h2spec=$(BIN)/h2spec
 
 .PHONY: lint
 lint: ## Check gofmt -s, go vet and staticcheck
@@ -119,6 +124,12 @@ clean: ## Remove the local tool directory (.tmp)
 	rm -rf $(TMP)
 
 # The plugins depend on the Makefile so that bumping a version reinstalls them.
+# h2spec has no go.mod of its own: its version, and its dependencies', are
+# pinned in the tools module internal/tools/h2spec.
+$(BIN)/h2spec: internal/tools/h2spec/go.mod internal/tools/h2spec/go.sum
+	@mkdir -p $(@D)
+	go build -C internal/tools/h2spec -o $@ github.com/summerwind/h2spec/cmd/h2spec
+
 $(BIN)/connectconformance: Makefile
 	@mkdir -p $(@D)
 	GOBIN=$(@D) go install connectrpc.com/conformance/cmd/connectconformance@$(CONFORMANCE_VERSION)

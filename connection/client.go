@@ -91,16 +91,29 @@ func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
 	id := f.StreamID
 	c.mu.Lock()
 	s := c.streams[id]
-	idle := s == nil && c.isIdleLocked(id)
-	c.mu.Unlock()
 	if s == nil {
-		if idle || id%2 == 0 {
+		idle := c.isIdleLocked(id)
+		c.mu.Unlock()
+		if idle {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
 		}
-		return nil // a stream we reset; its HPACK state is already decoded
+		// Closed: ignored, its HPACK state already decoded. A stream we
+		// reset is certainly ignored (closed.go); on one that closed
+		// normally RFC 9113 §5.1 allows a connection error, but a client
+		// that took one for a reset it no longer remembers would end
+		// every call on the connection, so it ignores them all, as
+		// x/net's and grpc-go's clients do.
+		return nil
+	}
+	c.mu.Unlock()
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		// A stream cannot depend on itself (RFC 9113 §5.3.1).
+		c.onStreamError(id, http2.ErrCodeProtocol)
+		return nil
 	}
 	var h stream.Header
-	if !c.decodeInto(f, &h) {
+	n, ok := c.decodeInto(f, &h)
+	if !ok {
 		return nil
 	}
 	end := f.StreamEnded()
@@ -109,8 +122,13 @@ func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
 			return nil
 		}
 		s.gotHeader = true
+		if h.Status != 204 && h.Status != 304 {
+			// Responses that have no content may announce a length
+			// anyway (RFC 9113 §8.1.1); we never send HEAD.
+			s.contentLength = n
+		}
 		if end {
-			c.onStreamEnded(s, &h)
+			c.onStreamEndedChecked(s, &h)
 		} else {
 			s.Recv.OnHeader(&h)
 		}
@@ -120,6 +138,6 @@ func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil
 	}
-	c.onStreamEnded(s, &h)
+	c.onStreamEndedChecked(s, &h)
 	return nil
 }

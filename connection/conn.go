@@ -25,6 +25,7 @@ type Conn struct {
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
 
 	br *bufio.Reader
+	rd eofReader     // under br
 	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder
 
 	base     context.Context // parent of server streams' contexts
@@ -62,10 +63,14 @@ type Conn struct {
 	peer        peerSettings
 	ctrl        []ctrlFrame // control frames waiting for the control writer
 	ctrlSpare   []ctrlFrame
-	closeAfter  bool   // close the socket once the control queue is written
-	goAwayRecv  bool   // the peer sent GOAWAY
-	goAwayID    uint32 // the peer's last-stream-id
-	goAwaySent  bool   // we sent our final GOAWAY
+	closeAfter  bool      // close the socket once the control queue is written
+	lingering   bool      // ...after reading what the peer still sends (Conn.linger)
+	goAwayRecv  bool      // the peer sent GOAWAY
+	goAwayID    uint32    // the peer's last-stream-id
+	goAwaySent  bool      // we sent our final GOAWAY
+	goAwayLast  uint32    // its last-stream-id
+	resets      idLog     // streams we reset (closed.go)
+	skipped     []idRange // stream ids the peer skipped (closed.go)
 	shutdownAck chan struct{}
 	err         error // why the connection ended; nil while it runs
 
@@ -88,7 +93,6 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		nc:       nc,
 		server:   server,
 		cfg:      cfg,
-		br:       bufio.NewReaderSize(nc, cfg.ReadBufferSize),
 		bw:       bufio.NewWriterSize(nc, cfg.WriteBufferSize),
 		done:     make(chan struct{}),
 		ready:    make(chan struct{}),
@@ -102,6 +106,8 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		},
 	}
 	c.cond.L = &c.mu
+	c.rd.r = nc
+	c.br = bufio.NewReaderSize(&c.rd, cfg.ReadBufferSize)
 	c.base, c.cancel = context.WithCancel(context.Background())
 	c.fr = http2.NewFramer(c.bw, c.br)
 	c.fr.SetReuseFrames()
@@ -214,7 +220,8 @@ func (c *Conn) streamEndError(cause error) *status.Error {
 
 // teardown ends the connection after the reader has stopped: every stream
 // still open is ended with an error, waiters are woken, the writer stopped.
-func (c *Conn) teardown(cause error) {
+// With linger, the socket is closed only after linger.
+func (c *Conn) teardown(cause error, linger bool) {
 	c.mu.Lock()
 	if c.err == nil {
 		c.err = cause
@@ -225,11 +232,17 @@ func (c *Conn) teardown(cause error) {
 	c.pending = nil // in streams too: they are ended below
 	c.cond.Broadcast()
 	c.mu.Unlock()
-	c.nc.Close()
+	if !linger {
+		c.nc.Close()
+	}
 	c.cancel()
 	serr := c.streamEndError(cause)
 	for _, s := range streams {
 		s.fail(serr)
+	}
+	if linger {
+		c.linger()
+		c.nc.Close()
 	}
 	<-c.wdone
 	close(c.done)

@@ -18,13 +18,50 @@ func (c *Conn) readLoop() {
 	err := c.readFrames()
 	var ce http2.ConnectionError
 	if errors.As(err, &ce) {
+		// A connection error (RFC 9113 §5.4.1): GOAWAY with its code, and
+		// the connection closes once that is written.
 		c.mu.Lock()
+		c.lingering = true
 		c.queueFatal(http2.ErrCode(ce), err)
 		c.mu.Unlock()
-		<-c.wdone // the control writer writes GOAWAY, then closes the socket
+		<-c.wdone // the control writer writes GOAWAY, then shuts our sending side
+		c.teardown(err, true)
+		return
 	}
-	c.teardown(err)
+	c.teardown(err, false)
 }
+
+// eofReader is the socket as the Framer reads it, remembering whether it
+// failed or ended: the Framer reports a frame cut short by the end of the
+// connection and a frame too short for the fields its flags announce with
+// the same io.ErrUnexpectedEOF. Owned by the reader goroutine.
+type eofReader struct {
+	r   io.Reader
+	eof bool // a Read returned an error (io.EOF or any other)
+}
+
+func (r *eofReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.eof = true
+	}
+	return n, err
+}
+
+// linger reads and discards what the peer still sends after our final
+// GOAWAY, until it closes the connection or lingerTimeout passes. Closing a
+// TCP socket with unread data in it resets the connection (RST, not FIN),
+// and a reset may drop what the peer has not received or read yet: the
+// GOAWAY that says why the connection ended. x/net/http2's server waits
+// the same way.
+func (c *Conn) linger() {
+	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.Copy(io.Discard, c.br)
+}
+
+// lingerTimeout bounds linger, as x/net/http2's server bounds the wait for
+// a client to close after GOAWAY.
+const lingerTimeout = time.Second
 
 func (c *Conn) readFrames() error {
 	if d := c.cfg.HandshakeTimeout; d > 0 {
@@ -44,8 +81,28 @@ func (c *Conn) readFrames() error {
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
+				c.mu.Lock()
+				idle := !(c.server && se.StreamID%2 == 1) && c.isIdleLocked(se.StreamID)
+				c.mu.Unlock()
+				if idle {
+					// A stream only we may open, and have not: resetting
+					// it would be a connection error at the peer (§5.1).
+					return http2.ConnectionError(http2.ErrCodeProtocol)
+				}
 				c.onStreamError(se.StreamID, se.Code)
 				continue
+			}
+			if err == io.ErrUnexpectedEOF && !c.rd.eof {
+				// Not the connection ending in the middle of a frame
+				// but a frame too short for its own fields (a PADDED
+				// flag and no pad length, say): RFC 9113 §4.2.
+				return fmt.Errorf("%w: truncated %v frame", http2.ConnectionError(http2.ErrCodeFrameSize), err)
+			}
+			if errors.Is(err, http2.ErrFrameTooLarge) {
+				// Over our SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2). The
+				// Framer has not read the payload, so the frames after it
+				// cannot be found: a connection error even for DATA.
+				return fmt.Errorf("%w: %w", http2.ConnectionError(http2.ErrCodeFrameSize), err)
 			}
 			return err
 		}
@@ -106,13 +163,14 @@ func (c *Conn) dispatch(f http2.Frame) error {
 func (c *Conn) onStreamError(id uint32, code http2.ErrCode) {
 	c.mu.Lock()
 	if c.server && id%2 == 1 && id > c.lastPeerID {
-		c.lastPeerID = id // a request refused while it was being opened
+		c.notePeerIDLocked(id) // a request refused while it was being opened
 	}
 	s := c.streams[id]
 	if s != nil {
 		s.resetErr = status.Newf(status.Internal, "stream error: %v", code)
 		c.removeLocked(s)
 	}
+	c.noteResetLocked(id)
 	c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: code})
 	c.mu.Unlock()
 	if s != nil {
@@ -152,22 +210,28 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	}
 	s := c.streams[id]
 	if s == nil || s.remoteEnded {
-		idle := s == nil && c.isIdleLocked(id)
+		// Not open for the peer: the data is dropped, its credit goes
+		// back to the connection (RFC 9113 §6.9).
 		c.creditLocked(nil, int(size))
-		if s == nil && !idle && c.server {
-			// A closed stream: the peer may not have seen our reset yet
-			// (the client ignores these, the server answers them).
+		switch {
+		case s == nil && c.isIdleLocked(id):
+			c.mu.Unlock()
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		case s != nil:
+			// DATA after END_STREAM, half-closed (remote) (§5.1, §6.1):
+			// reset the stream and end it here too, so that nothing
+			// more is sent on it.
+			c.mu.Unlock()
+			c.onStreamError(id, http2.ErrCodeStreamClosed)
+			return nil
+		case c.ignoreClosedLocked(id):
+			// Sent before the peer saw our RST_STREAM (closed.go).
+		default:
+			// Closed by END_STREAM both ways or by the peer's reset.
+			c.noteResetLocked(id)
 			c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: http2.ErrCodeStreamClosed})
 		}
 		c.mu.Unlock()
-		if idle {
-			return http2.ConnectionError(http2.ErrCodeProtocol)
-		}
-		if s != nil {
-			// DATA after END_STREAM (RFC 9113 §6.1): reset the stream and
-			// end it here too, so that nothing more is sent on it.
-			c.onStreamError(id, http2.ErrCodeStreamClosed)
-		}
 		return nil
 	}
 	if !s.recv.take(size) {
@@ -178,6 +242,13 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	}
 	if !c.server && !s.gotHeader {
 		// A response's DATA before its HEADERS is malformed (RFC 9113 §8.1).
+		c.creditLocked(nil, int(size))
+		c.mu.Unlock()
+		c.onStreamError(id, http2.ErrCodeProtocol)
+		return nil
+	}
+	s.dataLen += int64(len(data))
+	if !s.lengthOK(f.StreamEnded()) {
 		c.creditLocked(nil, int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
@@ -355,15 +426,32 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 }
 
 // decodeInto decodes a header block into h, answering a malformed one with
-// a stream error; false means the block was refused.
-func (c *Conn) decodeInto(f *http2.MetaHeadersFrame, h *stream.Header) bool {
+// a stream error; ok false means the block was refused. contentLength is
+// the block's content-length, -1 without one.
+func (c *Conn) decodeInto(f *http2.MetaHeadersFrame, h *stream.Header) (contentLength int64, ok bool) {
 	if f.Truncated {
 		c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
-		return false
+		return -1, false
 	}
 	if reason := decodeHeader(f.Fields, h); reason != "" {
 		c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
-		return false
+		return -1, false
 	}
-	return true
+	contentLength, ok = parseContentLength(f.Fields)
+	if !ok {
+		c.onStreamError(f.StreamID, http2.ErrCodeProtocol)
+		return -1, false
+	}
+	return contentLength, true
+}
+
+// onStreamEndedChecked is onStreamEnded for an END_STREAM the peer sent
+// on a header block, after the content-length check (RFC 9113 §8.1.1): a
+// body shorter than announced is malformed, a stream error.
+func (c *Conn) onStreamEndedChecked(s *Stream, trailer *stream.Header) {
+	if !s.lengthOK(true) {
+		c.onStreamError(s.id, http2.ErrCodeProtocol)
+		return
+	}
+	c.onStreamEnded(s, trailer)
 }

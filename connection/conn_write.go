@@ -2,6 +2,7 @@ package connection
 
 import (
 	"encoding/binary"
+	"errors"
 	"runtime"
 	"time"
 
@@ -24,7 +25,7 @@ func (c *Conn) unlockWrite() {
 	if c.wpending.Add(-1) == 0 && c.werr == nil && c.bw.Buffered() > 0 {
 		c.werr = c.bw.Flush()
 	}
-	failed := c.werr != nil
+	failed := c.werr != nil && c.werr != errWriteShut
 	c.wmu.Unlock()
 	if failed {
 		// The reader will see the socket fail and tear the connection down.
@@ -96,6 +97,11 @@ func (c *Conn) closeSoonLocked() {
 	}
 }
 
+// errWriteShut is the sticky write error once the final GOAWAY of a
+// closing connection is written: nothing more is sent, though the socket
+// may stay open a while (Conn.linger).
+var errWriteShut = errors.New("h2grpc: connection closing after GOAWAY")
+
 // closeWriteTimeout is how long a closing connection may still spend
 // writing its last frames.
 const closeWriteTimeout = time.Second
@@ -110,22 +116,49 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		c.lockWrite()
-		c.mu.Lock()
-		q, closeAfter := c.ctrl, c.closeAfter
-		c.ctrl, c.ctrlSpare = c.ctrlSpare[:0], q
-		c.mu.Unlock()
-		for i := range q {
-			if c.werr != nil {
-				break
-			}
-			c.werr = c.writeCtrl(&q[i])
-		}
+		closeAfter, linger := c.writeCtrlQueue()
 		c.unlockWrite()
 		if closeAfter {
-			c.nc.Close()
+			if !linger {
+				c.nc.Close()
+			}
 			return
 		}
 	}
+}
+
+// writeCtrlQueue writes the queued control frames; wmu must be held. The
+// control writer calls it, and so does a stream about to write DATA, so
+// that control frames the reader queued go first: the SETTINGS ACK before
+// DATA that the new SETTINGS allowed, say. It reports whether the
+// connection is to close once they are written (closeAfter), and whether
+// the reader lingers before it closes the socket (Conn.linger).
+func (c *Conn) writeCtrlQueue() (closeAfter, linger bool) {
+	c.mu.Lock()
+	q := c.ctrl
+	closeAfter, linger = c.closeAfter, c.lingering
+	c.ctrl, c.ctrlSpare = c.ctrlSpare[:0], q
+	c.mu.Unlock()
+	for i := range q {
+		if c.werr != nil {
+			break
+		}
+		c.werr = c.writeCtrl(&q[i])
+	}
+	if closeAfter && c.werr == nil {
+		// The GOAWAY leaves now, even with other writers waiting (the
+		// last writer would flush), and nothing after it: the socket is
+		// about to close, and a frame cut short by the close would end
+		// the peer's reading with a framing error.
+		if c.werr = c.bw.Flush(); c.werr == nil {
+			c.werr = errWriteShut
+			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && linger {
+				// The reader lingers, then closes the socket.
+				cw.CloseWrite()
+			}
+		}
+	}
+	return closeAfter, linger
 }
 
 func (c *Conn) writeCtrl(f *ctrlFrame) error {
@@ -263,9 +296,17 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 	for {
 		c.mu.Lock()
 		n, maxFrame, err := c.reserveLocked(s, remaining)
+		ctrl := len(c.ctrl) > 0
 		c.mu.Unlock()
 		if err != nil {
 			return err
+		}
+		if ctrl && n > 0 {
+			c.writeCtrlQueue()
+			if c.werr != nil {
+				c.refund(s, n)
+				return c.streamEndError(c.werr)
+			}
 		}
 		if n == 0 && remaining > 0 {
 			c.unlockWrite()
@@ -305,13 +346,9 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 				// follow our RST_STREAM, and the unused credit goes back.
 				c.mu.Lock()
 				err := s.sendErrLocked()
-				if err != nil {
-					c.send.n += int64(n)
-					s.send.n += int64(n)
-					c.cond.Broadcast()
-				}
 				c.mu.Unlock()
 				if err != nil {
+					c.refund(s, n)
 					return err
 				}
 			}
@@ -335,6 +372,16 @@ func (c *Conn) reserveLocked(s *Stream, want int) (n int, maxFrame uint32, err e
 	c.send.n -= int64(n)
 	s.send.n -= int64(n)
 	return n, c.peer.maxFrameSize, nil
+}
+
+// refund gives back n bytes of send credit that s reserved and did not
+// use.
+func (c *Conn) refund(s *Stream, n int) {
+	c.mu.Lock()
+	c.send.n += int64(n)
+	s.send.n += int64(n)
+	c.cond.Broadcast()
+	c.mu.Unlock()
 }
 
 // waitCredit blocks until s may send again: credit arrived, or the stream

@@ -9,7 +9,11 @@
 //   - The reader goroutine reads frames and dispatches them; it never writes.
 //     Frames it must answer (SETTINGS and PING ACKs, WINDOW_UPDATE for
 //     discarded data, RST_STREAM, GOAWAY) go to a bounded control queue that
-//     the control writer goroutine drains.
+//     the control writer goroutine drains; a stream about to write DATA
+//     drains it first, so an ACK leaves before the DATA its SETTINGS allow.
+//     After a connection error the reader reads on, discarding, until the
+//     peer closes or a second has passed (Conn.linger), so that the GOAWAY
+//     is not lost to the reset of a socket closed with unread data.
 //   - Writes are made by whoever holds wmu, straight to a buffered writer on
 //     the socket: the caller's goroutine when a stream sends (no hand-off per
 //     message), the control writer for queued control frames. The last

@@ -44,6 +44,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 
 	c.mu.Lock()
 	c.goAwaySent = true
+	c.goAwayLast = c.lastPeerID
 	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: http2.ErrCodeNo})
 	err := c.waitCond(ctx, func() bool { return c.active == 0 || c.err != nil })
 	if c.err == nil {

@@ -149,3 +149,21 @@ func decodeHeader(fields []hpack.HeaderField, h *stream.Header) (malformed strin
 	}
 	return ""
 }
+
+// parseContentLength returns a header block's content-length, -1 when it
+// has none; false when the field is malformed: not a decimal number, or
+// repeated with different values (RFC 9110 §8.6).
+func parseContentLength(fields []hpack.HeaderField) (n int64, ok bool) {
+	n = -1
+	for _, f := range fields {
+		if f.Name != "content-length" {
+			continue
+		}
+		v, err := strconv.ParseUint(f.Value, 10, 63)
+		if err != nil || (n >= 0 && int64(v) != n) {
+			return -1, false
+		}
+		n = int64(v)
+	}
+	return n, true
+}

@@ -39,25 +39,35 @@ func (c *Conn) onServerHeaders(f *http2.MetaHeadersFrame) error {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
 	c.mu.Lock()
-	if s := c.streams[id]; s != nil {
+	s := c.streams[id]
+	if s == nil && id <= c.lastPeerID {
+		// Closed: ignored, or a connection error (closed.go).
+		err := c.closedHeadersLocked(id)
 		c.mu.Unlock()
+		return err
+	}
+	c.mu.Unlock()
+	if f.HasPriority() && f.Priority.StreamDep == id {
+		// A stream cannot depend on itself (RFC 9113 §5.3.1).
+		c.onStreamError(id, http2.ErrCodeProtocol)
+		return nil
+	}
+	if s != nil {
 		return c.onTrailersReceived(s, f)
 	}
-	if id <= c.lastPeerID {
-		c.mu.Unlock()
-		return http2.ConnectionError(http2.ErrCodeStreamClosed)
-	}
-	c.lastPeerID = id
+	c.mu.Lock()
+	c.notePeerIDLocked(id)
 	if c.goAwaySent || c.err != nil {
 		c.mu.Unlock()
 		return nil // past our final GOAWAY: ignored, the client retries it
 	}
 	if c.active >= int(c.cfg.MaxConcurrentStreams) {
+		c.noteResetLocked(id)
 		c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: http2.ErrCodeRefusedStream})
 		c.mu.Unlock()
 		return nil
 	}
-	s := c.newStream()
+	s = c.newStream()
 	s.id = id
 	s.send.n = int64(c.peer.initialWindow)
 	s.recv.init(c.cfg.StreamWindow)
@@ -72,10 +82,17 @@ func (c *Conn) onServerHeaders(f *http2.MetaHeadersFrame) error {
 // known to be well formed.
 func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 	var h stream.Header
-	if !c.decodeInto(f, &h) {
+	n, ok := c.decodeInto(f, &h)
+	if !ok {
 		return nil
 	}
 	if h.Method == "" || h.Scheme == "" || h.Path == "" || h.Status != 0 {
+		c.onStreamError(s.id, http2.ErrCodeProtocol)
+		return nil
+	}
+	s.contentLength = n
+	if f.StreamEnded() && !s.lengthOK(true) {
+		// content-length announces a body that never comes (§8.1.1).
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
 	}
@@ -144,9 +161,9 @@ func (c *Conn) onTrailersReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 		return nil
 	}
 	var h stream.Header
-	if !c.decodeInto(f, &h) {
+	if _, ok := c.decodeInto(f, &h); !ok {
 		return nil
 	}
-	c.onStreamEnded(s, &h)
+	c.onStreamEndedChecked(s, &h)
 	return nil
 }

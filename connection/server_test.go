@@ -148,11 +148,10 @@ func TestServerHeadersOnClosedStream(t *testing.T) {
 			p.Expect(http2.FramePing, 0)
 		})
 	})
-	// A new block on a lower id than one already opened: that stream is
-	// closed (RFC 9113 §5.1.1, opening 5 implicitly closed 3). The code
-	// answers with the connection error for a closed stream, STREAM_CLOSED;
-	// §5.1.1's "unexpected stream identifier" would be PROTOCOL_ERROR, as
-	// x/net/http2 answers.
+	// A new block on a lower id than one already opened, never opened
+	// itself: opening 5 closed 3 implicitly, and a stream opened out of
+	// order is an "unexpected stream identifier", a connection error of
+	// type PROTOCOL_ERROR (RFC 9113 §5.1.1).
 	t.Run("lower id", func(t *testing.T) {
 		bubble(t, func(t *testing.T, ctx context.Context) {
 			got := make(chan [][]byte, 2)
@@ -162,7 +161,7 @@ func TestServerHeadersOnClosedStream(t *testing.T) {
 			p.WriteHeaders(5, true, h2test.RequestFields("/s/M"))
 			p.Expect(http2.FrameHeaders, 5)
 			p.WriteHeaders(3, true, h2test.RequestFields("/s/M"))
-			expectGoAway(t, p.WaitClosed(), 5, http2.ErrCodeStreamClosed)
+			expectGoAway(t, p.WaitClosed(), 5, http2.ErrCodeProtocol)
 		})
 	})
 	t.Run("even id", func(t *testing.T) {

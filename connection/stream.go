@@ -27,7 +27,10 @@ type Stream struct {
 	// when a client stream's first header block is written.
 	id uint32
 
-	gotHeader bool // owned by the reader: a header block has arrived
+	// Owned by the reader.
+	gotHeader     bool  // a header block has arrived
+	contentLength int64 // the peer's content-length; -1 without one
+	dataLen       int64 // DATA payload received, padding excluded
 
 	// Owned by Conn.mu.
 	send        outflow
@@ -48,7 +51,7 @@ var (
 )
 
 func (c *Conn) newStream() *Stream {
-	s := &Stream{conn: c}
+	s := &Stream{conn: c, contentLength: -1}
 	s.Send.Init(s)
 	s.Recv.Init(s, c.cfg.MaxRecvMsgSize)
 	return s
@@ -214,6 +217,7 @@ func (s *Stream) reset(code http2.ErrCode, err error) {
 	}
 	s.resetErr = err
 	id := s.id
+	c.noteResetLocked(id)
 	c.removeLocked(s)
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -288,6 +292,7 @@ func (c *Conn) onLocalEnd(s *Stream) {
 	}
 	if rst {
 		s.resetErr = errFinished
+		c.noteResetLocked(s.id)
 	}
 	if rst || s.remoteEnded {
 		c.removeLocked(s)
@@ -299,6 +304,17 @@ func (c *Conn) onLocalEnd(s *Stream) {
 	if rst {
 		s.Recv.Close(errFinished)
 	}
+}
+
+// lengthOK reports whether the DATA received so far agrees with the
+// content-length the peer announced (RFC 9113 §8.1.1): never more, and at
+// the end of the stream exactly as much. A disagreement makes the request
+// or response malformed, a stream error of type PROTOCOL_ERROR.
+func (s *Stream) lengthOK(end bool) bool {
+	if s.contentLength < 0 {
+		return true
+	}
+	return s.dataLen <= s.contentLength && (!end || s.dataLen == s.contentLength)
 }
 
 // onStreamEnded records that the peer sent END_STREAM on s, with trailer

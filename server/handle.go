@@ -157,10 +157,35 @@ func (s *Server) codecFor(ct string) (method.Codec, string, bool) {
 	return codec, "application/grpc+" + sub, true
 }
 
-// httpError answers a request that is not gRPC with a plain HTTP error.
+// httpError answers a request that is not gRPC with a plain HTTP error,
+// once the request has ended: its body is read and dropped first (up to
+// maxDiscardedBody, or until it turns out not to be gRPC-framed). Until
+// then the stream stays open for the client's frames, and the connection
+// answers them as RFC 9113 says for a stream the client is still sending
+// on: a body that disagrees with its content-length is a stream error
+// (PROTOCOL_ERROR), frames after the client's own RST_STREAM are
+// STREAM_CLOSED. Answering at once would close the stream from our side
+// (RST_STREAM(NO_ERROR) follows the answer), and the connection would
+// then silently drop whatever the client still sends on it.
 func httpError(st *connection.Stream, code int, body string) {
+	for n := 0; n <= maxDiscardedBody; {
+		m, err := st.Recv.Recv()
+		if err != nil {
+			// io.EOF: the request ended. A reset or the end of the
+			// connection: the answer below fails, and nothing is sent.
+			// Anything else: a body that is not gRPC-framed, whose
+			// rest the connection drops; answer now.
+			break
+		}
+		n += len(m.Data)
+		m.Release()
+	}
 	st.Send.Header = stream.Header{Status: code, ContentType: "text/plain; charset=utf-8"}
 	if err := st.Send.CloseWithBody([]byte(body)); err != nil {
 		st.Cancel(fmt.Errorf("h2grpc: writing HTTP %d: %w", code, err))
 	}
 }
+
+// maxDiscardedBody bounds how much of a non-gRPC request's body httpError
+// reads before it answers.
+const maxDiscardedBody = 64 << 10
