@@ -21,8 +21,11 @@ func EncodeDetails(e *Error) (string, error) {
 		return "", nil
 	}
 	b, err := proto.Marshal(&spb.Status{
-		Code:    int32(e.code),
-		Message: e.msg,
+		Code: int32(e.code),
+		// protobuf strings must be UTF-8; a message that is not would
+		// lose the details altogether. Its exact bytes still travel,
+		// percent-encoded, in grpc-message.
+		Message: strings.ToValidUTF8(e.msg, "\uFFFD"),
 		Details: e.details, // read only
 	})
 	if err != nil {

@@ -248,3 +248,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A message that is not UTF-8 does not cost the details: they carry it
+// made valid, and grpc-message carries its exact bytes.
+func TestEncodeDetailsInvalidUTF8Message(t *testing.T) {
+	st, err := status.New(status.InvalidArgument, "bad \xff byte").WithDetails(wrapperspb.String("detail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := status.EncodeDetails(st)
+	if err != nil || enc == "" {
+		t.Fatalf("EncodeDetails: %q, %v", enc, err)
+	}
+	got := status.Parse("3", status.EncodeMessage(st.Message()), enc)
+	if got.Code() != status.InvalidArgument || len(got.Details()) != 1 || got.Message() != "bad \uFFFD byte" {
+		t.Fatalf("Parse: %v with %d details", got, len(got.Details()))
+	}
+}
