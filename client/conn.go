@@ -44,6 +44,7 @@ type Conn struct {
 	timer   *time.Timer        // the pending retry in transient failure
 	attempt context.CancelFunc // cancels the attempt in progress
 	wg      sync.WaitGroup     // attempts and retries in progress
+	kwg     sync.WaitGroup     // keepalive goroutines, which end with their connection
 }
 
 // connState is gRPC's connectivity state of a Conn.
@@ -278,6 +279,10 @@ func (c *Conn) connect(ctx context.Context) (*connection.Conn, error) {
 	// attempt (and backs off), not a connection calls are sent to.
 	select {
 	case <-cc.Ready():
+		if c.opts.keepalive.Time > 0 {
+			c.kwg.Add(1)
+			go c.keepalive(cc)
+		}
 		return cc, nil
 	case <-cc.Done():
 		return nil, status.Newf(status.Unavailable, "connection closed before the server's HTTP/2 SETTINGS: %v", cc.Err())
@@ -339,11 +344,46 @@ func (c *Conn) Close() error {
 	for _, o := range old {
 		o.Close()
 	}
+	var err error
 	if cc != nil {
-		return cc.Close()
+		err = cc.Close()
 	}
-	return nil
+	c.kwg.Wait()
+	return err
 }
+
+// keepalive pings the server of cc when it has been silent for the
+// keepalive Time, and closes cc when a ping goes unanswered for Timeout.
+func (c *Conn) keepalive(cc *connection.Conn) {
+	defer c.kwg.Done()
+	p := c.opts.keepalive
+	t := time.NewTimer(p.Time)
+	defer t.Stop()
+	last := cc.Activity()
+	for {
+		select {
+		case <-cc.Done():
+			return
+		case <-t.C:
+		}
+		if a := cc.Activity(); a != last || (!p.PermitWithoutStream && cc.Streams() == 0) {
+			last = a
+			t.Reset(p.Time)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+		err := cc.Ping(ctx)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			cc.CloseWithError(errKeepalive)
+			return
+		}
+		last = cc.Activity()
+		t.Reset(p.Time)
+	}
+}
+
+var errKeepalive = errors.New("keepalive ping failed to receive ACK within timeout")
 
 // Target returns the target the Conn was made for.
 func (c *Conn) Target() string { return c.target }

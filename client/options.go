@@ -36,6 +36,7 @@ type options struct {
 	levels      compression.Levels // compression level per algorithm
 	compressMin int                // messages shorter go uncompressed
 	forward     []string           // incoming metadata keys calls pass on
+	keepalive   KeepaliveParams
 	callOpts    []CallOption
 
 	unaryInt    grpc.UnaryClientInterceptor // the whole chain, set by Dial
@@ -259,4 +260,28 @@ func (b Backoff) sane() Backoff {
 	b.MaxDelay = max(b.MaxDelay, b.BaseDelay)
 	b.Jitter = min(max(b.Jitter, 0), 1)
 	return b
+}
+
+// KeepaliveParams are a Conn's keepalive (gRFC A8), as grpc-go's
+// keepalive.ClientParameters: after Time without any frame from the
+// server, the Conn sends a PING; if neither its ACK nor any other frame
+// arrives within Timeout (default 20 s), the server is taken for dead:
+// the connection is closed, its calls end with UNAVAILABLE and the next
+// call connects again. Without PermitWithoutStream a connection with no
+// call open is not pinged. Servers refuse pings more frequent than they
+// allow (grpc-go: 5 minutes by default) with GOAWAY "too_many_pings".
+type KeepaliveParams struct {
+	Time                time.Duration
+	Timeout             time.Duration
+	PermitWithoutStream bool
+}
+
+// WithKeepalive turns keepalive pings on; a zero Time leaves them off.
+func WithKeepalive(p KeepaliveParams) Option {
+	return optionFunc(func(o *options) {
+		if p.Timeout <= 0 {
+			p.Timeout = 20 * time.Second
+		}
+		o.keepalive = p
+	})
 }

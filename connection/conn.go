@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync"
@@ -72,7 +73,11 @@ type Conn struct {
 	resets      idLog     // streams we reset (closed.go)
 	skipped     []idRange // stream ids the peer skipped (closed.go)
 	shutdownAck chan struct{}
-	err         error // why the connection ended; nil while it runs
+	pings       map[[8]byte]chan struct{} // Ping's waiting for their ACK
+	pingSeq     uint64                    // Ping's last payload
+	err         error                     // why the connection ended; nil while it runs
+
+	framesRead atomic.Uint64 // by the reader: Activity
 
 	info atomic.Value // what the layer above attached (SetInfo)
 }
@@ -196,15 +201,64 @@ func (c *Conn) Err() error {
 // UNAVAILABLE on a client and CANCELLED on a server. It returns once the
 // connection has finished, so on a server Conn it must follow Serve (in
 // another goroutine), which is what finishes it.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.CloseWithError(errConnClosed) }
+
+// CloseWithError is Close with the reason the streams still open end with
+// ("connection closed: " + cause): a keepalive that went unanswered, say.
+func (c *Conn) CloseWithError(cause error) error {
 	c.mu.Lock()
 	if c.err == nil {
-		c.err = errConnClosed
+		c.err = cause
 	}
 	c.mu.Unlock()
 	err := c.nc.Close()
 	<-c.done
 	return err
+}
+
+// Ping sends a PING and waits, under ctx, for its ACK: the peer is alive
+// and reading. It fails when ctx ends first or the connection ends.
+func (c *Conn) Ping(ctx context.Context) error {
+	ack := make(chan struct{})
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	c.pingSeq++
+	var data [8]byte
+	binary.BigEndian.PutUint64(data[:], c.pingSeq)
+	if c.pings == nil {
+		c.pings = map[[8]byte]chan struct{}{}
+	}
+	c.pings[data] = ack
+	c.queueCtrl(ctrlFrame{kind: ctrlPing, data: data})
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pings, data)
+		c.mu.Unlock()
+	}()
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.Err()
+	}
+}
+
+// Activity counts the frames read from the peer so far: a keepalive that
+// sees it move knows the peer is alive without pinging it.
+func (c *Conn) Activity() uint64 { return c.framesRead.Load() }
+
+// Streams returns how many streams are open on the connection.
+func (c *Conn) Streams() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.streams)
 }
 
 var errConnClosed = errors.New("h2grpc: connection closed")

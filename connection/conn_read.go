@@ -78,6 +78,7 @@ func (c *Conn) readFrames() error {
 	}
 	for {
 		f, err := c.fr.ReadFrame()
+		c.framesRead.Add(1)
 		if err != nil {
 			var se http2.StreamError
 			if errors.As(err, &se) {
@@ -344,6 +345,10 @@ func (c *Conn) onPing(f *http2.PingFrame) error {
 		if f.Data == shutdownPing && c.shutdownAck != nil {
 			close(c.shutdownAck)
 			c.shutdownAck = nil
+		}
+		if ack, ok := c.pings[f.Data]; ok {
+			close(ack)
+			delete(c.pings, f.Data)
 		}
 		return nil
 	}
