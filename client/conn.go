@@ -45,6 +45,7 @@ type Conn struct {
 	attempt context.CancelFunc // cancels the attempt in progress
 	wg      sync.WaitGroup     // attempts and retries in progress
 	kwg     sync.WaitGroup     // keepalive goroutines, which end with their connection
+	kaTime  time.Duration      // under mu: keepalive Time, doubled on "too_many_pings"
 }
 
 // connState is gRPC's connectivity state of a Conn.
@@ -88,6 +89,7 @@ func Dial(target string, opts ...Option) (*Conn, error) {
 	}
 	c.opts.backoff = c.opts.backoff.sane()
 	c.delay = c.opts.backoff.BaseDelay
+	c.kaTime = c.opts.keepalive.Time
 	c.ct = "application/grpc"
 	if name := c.opts.codec.Name(); name != "proto" {
 		c.ct += "+" + name
@@ -147,6 +149,11 @@ func (c *Conn) connFor(ctx context.Context, waitForReady bool) (*connection.Conn
 			}
 			// Lost, or going away: the calls on it finish there, new
 			// ones need a new connection.
+			if c.cc.GoAwayDebug() == "too_many_pings" {
+				// gRFC A8: the server refused our keepalive pings; the
+				// next connections ping half as often.
+				c.kaTime = min(2*c.kaTime, maxKeepaliveTime)
+			}
 			c.old = append(c.old, c.cc)
 			c.cc = nil
 			c.connectLocked()
@@ -357,6 +364,9 @@ func (c *Conn) Close() error {
 func (c *Conn) keepalive(cc *connection.Conn) {
 	defer c.kwg.Done()
 	p := c.opts.keepalive
+	c.mu.Lock()
+	p.Time = c.kaTime
+	c.mu.Unlock()
 	t := time.NewTimer(p.Time)
 	defer t.Stop()
 	last := cc.Activity()
@@ -384,6 +394,9 @@ func (c *Conn) keepalive(cc *connection.Conn) {
 }
 
 var errKeepalive = errors.New("keepalive ping failed to receive ACK within timeout")
+
+// maxKeepaliveTime bounds the doubling of the keepalive Time.
+const maxKeepaliveTime = 24 * time.Hour
 
 // Target returns the target the Conn was made for.
 func (c *Conn) Target() string { return c.target }

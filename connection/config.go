@@ -48,6 +48,14 @@ type Config struct {
 	// (a client's magic) and first SETTINGS, so a peer that connects and
 	// stays silent cannot hold the connection. Zero means no bound.
 	HandshakeTimeout time.Duration
+	// MinPingInterval is the server's keepalive enforcement (gRFC A8): a
+	// client PING sooner than this after the previous one, with no
+	// response written in between, is a strike (on a connection without
+	// streams, sooner than two hours, unless PingWithoutStreams); past two
+	// strikes the connection ends with GOAWAY(ENHANCE_YOUR_CALM,
+	// "too_many_pings"). Zero enforces nothing.
+	MinPingInterval    time.Duration
+	PingWithoutStreams bool
 }
 
 func (c Config) withDefaults() Config {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -77,7 +78,11 @@ type Conn struct {
 	pingSeq     uint64                    // Ping's last payload
 	err         error                     // why the connection ended; nil while it runs
 
-	framesRead atomic.Uint64 // by the reader: Activity
+	framesRead   atomic.Uint64 // by the reader: Activity
+	sentResponse atomic.Bool   // a DATA or HEADERS frame was written since the client's last PING (keepalive enforcement)
+	lastPing     time.Time     // under mu: the client's last PING
+	pingStrikes  int           // under mu: PINGs the enforcement refused
+	goAwayDebug  string        // under mu: the debug data of the peer's GOAWAY
 
 	info atomic.Value // what the layer above attached (SetInfo)
 }
@@ -248,6 +253,14 @@ func (c *Conn) Ping(ctx context.Context) error {
 	case <-c.done:
 		return c.Err()
 	}
+}
+
+// GoAwayDebug returns the debug data of the GOAWAY the peer sent, if any:
+// "too_many_pings" tells a client its keepalive is too frequent.
+func (c *Conn) GoAwayDebug() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.goAwayDebug
 }
 
 // Activity counts the frames read from the peer so far: a keepalive that

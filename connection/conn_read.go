@@ -352,9 +352,42 @@ func (c *Conn) onPing(f *http2.PingFrame) error {
 		}
 		return nil
 	}
+	if c.server && c.cfg.MinPingInterval > 0 && c.pingRefused() {
+		c.pingStrikes++
+		if c.pingStrikes > maxPingStrikes {
+			c.queueFatal(http2.ErrCodeEnhanceYourCalm, errTooManyPings)
+			return nil
+		}
+	}
 	c.queueCtrl(ctrlFrame{kind: ctrlPingAck, data: f.Data})
 	return nil
 }
+
+// maxPingStrikes is how many refused pings a client gets before GOAWAY,
+// as in gRFC A8 and grpc-go.
+const maxPingStrikes = 2
+
+// pingRefused applies the keepalive enforcement to a client PING arriving
+// now; c.mu must be held.
+func (c *Conn) pingRefused() bool {
+	now := time.Now()
+	last := c.lastPing
+	c.lastPing = now
+	if c.sentResponse.Swap(false) {
+		c.pingStrikes = 0 // the client is waiting on a live call
+		return false
+	}
+	minTime := c.cfg.MinPingInterval
+	if !c.cfg.PingWithoutStreams && len(c.streams) == 0 {
+		// No call to keep alive: as grpc-go, only a ping per two hours.
+		minTime = max(minTime, idlePingInterval)
+	}
+	return !last.IsZero() && now.Sub(last) < minTime
+}
+
+// idlePingInterval is how often a client may ping a connection without
+// streams when the policy does not permit it, as in grpc-go.
+const idlePingInterval = 2 * time.Hour
 
 // onSettings applies the peer's SETTINGS and acknowledges them.
 func (c *Conn) onSettings(f *http2.SettingsFrame) error {
@@ -408,6 +441,7 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	c.mu.Lock()
 	c.goAwayRecv = true
 	c.goAwayID = f.LastStreamID
+	c.goAwayDebug = string(f.DebugData())
 	var refused []*Stream
 	if !c.server {
 		for id, s := range c.streams {

@@ -77,9 +77,23 @@ func (c *Conn) queueFatal(code http2.ErrCode, cause error) {
 	if c.err == nil {
 		c.err = cause
 	}
-	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: code})
+	f := ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: code}
+	if cause == errTooManyPings {
+		f.n = goAwayTooManyPings
+	}
+	c.queueCtrl(f)
 	c.closeSoonLocked()
 }
+
+// tooManyPings is the GOAWAY debug data gRFC A8 names for a client whose
+// keepalive pings the server refuses; the client backs off on it.
+const tooManyPings = "too_many_pings"
+
+// goAwayTooManyPings in a GOAWAY ctrlFrame's n sends tooManyPings as its
+// debug data.
+const goAwayTooManyPings = 1
+
+var errTooManyPings = errors.New("h2grpc: too many pings (keepalive enforcement)")
 
 // closeSoonLocked has the control writer close the socket once the queued
 // frames are out, and bounds every write from now on (closeWriteTimeout):
@@ -177,7 +191,11 @@ func (c *Conn) writeCtrl(f *ctrlFrame) error {
 		}
 		return c.fr.WriteSettingsAck()
 	case ctrlGoAway:
-		return c.fr.WriteGoAway(f.stream, f.code, nil)
+		var debug []byte
+		if f.n == goAwayTooManyPings {
+			debug = []byte(tooManyPings)
+		}
+		return c.fr.WriteGoAway(f.stream, f.code, debug)
 	}
 	return nil
 }
@@ -185,6 +203,7 @@ func (c *Conn) writeCtrl(f *ctrlFrame) error {
 // writeHeaderBlock encodes h and writes it as HEADERS plus CONTINUATIONs,
 // as one step under wmu so no other frame lands inside the block.
 func (c *Conn) writeHeaderBlock(id uint32, h *stream.Header, end bool, maxFrame uint32) error {
+	c.sentResponse.Store(true)
 	block := c.encodeHeader(h)
 	first := true
 	for first || len(block) > 0 {
@@ -210,6 +229,9 @@ func (c *Conn) writeHeaderBlock(id uint32, h *stream.Header, end bool, maxFrame 
 // prefix, copied next to the frame header) then data, straight into the
 // buffered writer: the message is not copied into a frame buffer first.
 func (c *Conn) writeDataFrame(id uint32, end bool, pfx, data []byte) error {
+	// Each frame a server sends forgives its client's pings, as grpc-go
+	// counts them (gRFC A8): a client's BDP pings follow the data.
+	c.sentResponse.Store(true)
 	n := len(pfx) + len(data)
 	h := append(c.fhdr[:0], byte(n>>16), byte(n>>8), byte(n), byte(http2.FrameData), 0, 0, 0, 0, 0)
 	if end {

@@ -41,7 +41,32 @@ func (f optionFunc) apply(o *options) { f(o) }
 func defaultOptions() options {
 	o := options{codec: method.Proto, maxSendSize: 1<<31 - 1, connTimeout: defaultConnectionTimeout}
 	o.conn.HandshakeTimeout = defaultConnectionTimeout
+	o.conn.MinPingInterval = DefaultEnforcementPolicy.MinTime
 	return o
+}
+
+// EnforcementPolicy is how often clients may send keepalive pings (gRFC
+// A8), as grpc-go's keepalive.EnforcementPolicy: a ping sooner than
+// MinTime after the previous one while the server sent nothing, or any
+// ping on a connection without calls unless PermitWithoutStream (then one
+// per two hours), is a strike; the third strike ends the connection with
+// GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"), on which clients back off.
+type EnforcementPolicy struct {
+	MinTime             time.Duration
+	PermitWithoutStream bool
+}
+
+// DefaultEnforcementPolicy is grpc-go's: a ping per 5 minutes, only while
+// calls are open.
+var DefaultEnforcementPolicy = EnforcementPolicy{MinTime: 5 * time.Minute}
+
+// KeepaliveEnforcementPolicy replaces DefaultEnforcementPolicy; a zero
+// MinTime enforces nothing.
+func KeepaliveEnforcementPolicy(p EnforcementPolicy) Option {
+	return optionFunc(func(o *options) {
+		o.conn.MinPingInterval = p.MinTime
+		o.conn.PingWithoutStreams = p.PermitWithoutStream
+	})
 }
 
 // defaultConnectionTimeout is grpc-go's: generous for a slow link, yet a
