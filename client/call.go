@@ -364,14 +364,8 @@ func (c *Call) recvMsg(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	st := c.st()
-	msg, err := st.Recv.Recv()
-	for err != nil && err != io.EOF && c.retry(st) {
-		st = c.st()
-		msg, err = st.Recv.Recv()
-	}
-	if herr := c.checkHeaderOnce(st); herr != nil {
-		msg.Release()
+	msg, err, herr := c.next()
+	if herr != nil {
 		return c.fail(herr)
 	}
 	if err != nil {
@@ -381,6 +375,23 @@ func (c *Call) recvMsg(m any) error {
 	return c.decode(msg, m)
 }
 
+// next receives the next response message on the call's stream, following
+// a transparent retry when the stream was refused, and checks the response
+// header the first time: a bad header (herr) fails the call, whatever the
+// message.
+func (c *Call) next() (msg stream.Message, err, herr error) {
+	st := c.st()
+	msg, err = st.Recv.Recv()
+	for err != nil && err != io.EOF && c.retry(st) {
+		st = c.st()
+		msg, err = st.Recv.Recv()
+	}
+	if herr = c.checkHeaderOnce(st); herr != nil {
+		msg.Release()
+	}
+	return msg, err, herr
+}
+
 // recvOne receives the single response of a unary or client-streaming
 // call and waits for its status: zero or several responses end the call
 // with UNIMPLEMENTED, as the gRPC conformance suite expects.
@@ -388,14 +399,8 @@ func (c *Call) recvOne(m any) error {
 	if c.done {
 		return c.endErr()
 	}
-	st := c.st()
-	msg, err := st.Recv.Recv()
-	for err != nil && err != io.EOF && c.retry(st) {
-		st = c.st()
-		msg, err = st.Recv.Recv()
-	}
-	if herr := c.checkHeaderOnce(st); herr != nil {
-		msg.Release()
+	msg, err, herr := c.next()
+	if herr != nil {
 		return c.fail(herr)
 	}
 	if err == io.EOF {
