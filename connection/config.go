@@ -17,6 +17,7 @@ const (
 	DefaultWriteBufferSize      = 16 << 10
 	DefaultReadBufferSize       = 16 << 10
 	DefaultMaxControlFrames     = 1000 // queued PING/SETTINGS ACKs and resets before the peer counts as flooding
+	DefaultMaxEmptyDataFrames   = 100  // empty DATA frames in a row before the peer counts as flooding
 )
 
 // Config sets a connection's limits. The zero value of a field means its
@@ -44,6 +45,13 @@ type Config struct {
 	// queue more (a PING or SETTINGS flood) is disconnected with
 	// ENHANCE_YOUR_CALM.
 	MaxControlFrames int
+	// MaxEmptyDataFrames bounds the DATA frames without payload and
+	// without END_STREAM a peer may send in a row (CVE-2019-9518): each
+	// costs a frame's work and carries nothing, and no gRPC peer sends
+	// more than one. Past it the connection ends with
+	// GOAWAY(ENHANCE_YOUR_CALM). Netty allows 10; we allow more, for
+	// peers that flush an empty frame per write.
+	MaxEmptyDataFrames int
 	// HandshakeTimeout bounds how long the peer has to send its preface
 	// (a client's magic) and first SETTINGS, so a peer that connects and
 	// stays silent cannot hold the connection. Zero means no bound.
@@ -89,6 +97,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxControlFrames <= 0 {
 		c.MaxControlFrames = DefaultMaxControlFrames
+	}
+	if c.MaxEmptyDataFrames <= 0 {
+		c.MaxEmptyDataFrames = DefaultMaxEmptyDataFrames
 	}
 	return c
 }

@@ -48,6 +48,7 @@ type Conn struct {
 
 	// Owned by the reader goroutine.
 	gotSettings bool
+	emptyData   int           // DATA frames without payload or END_STREAM in a row
 	ready       chan struct{} // closed once the peer's first SETTINGS is applied
 
 	// Written by the reader under mu; read under mu.

@@ -135,6 +135,11 @@ func (c *Conn) dispatch(f http2.Frame) error {
 		}
 		return c.onClientHeaders(f)
 	case *http2.DataFrame:
+		if len(f.Data()) > 0 || f.StreamEnded() {
+			c.emptyData = 0
+		} else if c.emptyData++; c.emptyData > c.cfg.MaxEmptyDataFrames {
+			return fmt.Errorf("%w: more than %d empty DATA frames in a row", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm), c.cfg.MaxEmptyDataFrames)
+		}
 		return c.onDataReceived(f)
 	case *http2.RSTStreamFrame:
 		return c.onStreamReset(f)
