@@ -59,6 +59,7 @@ type Conn struct {
 	cond        sync.Cond // window credit, stream slots, stream count
 	streams     map[uint32]*Stream
 	active      int       // streams counted against the concurrency limit
+	idleSince   time.Time // when active last fell to 0, or the connection began (IdleFor)
 	handlers    int       // server: handlers running
 	pending     []*Stream // server: streams waiting for a handler slot
 	send        outflow   // connection-level send window
@@ -101,15 +102,16 @@ var clientPreface = []byte(http2.ClientPreface)
 func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	cfg = cfg.withDefaults()
 	c := &Conn{
-		nc:       nc,
-		server:   server,
-		cfg:      cfg,
-		bw:       bufio.NewWriterSize(nc, cfg.WriteBufferSize),
-		done:     make(chan struct{}),
-		ready:    make(chan struct{}),
-		wdone:    make(chan struct{}),
-		ctrlWake: make(chan struct{}, 1),
-		streams:  make(map[uint32]*Stream),
+		nc:        nc,
+		server:    server,
+		cfg:       cfg,
+		bw:        bufio.NewWriterSize(nc, cfg.WriteBufferSize),
+		done:      make(chan struct{}),
+		ready:     make(chan struct{}),
+		wdone:     make(chan struct{}),
+		ctrlWake:  make(chan struct{}, 1),
+		streams:   make(map[uint32]*Stream),
+		idleSince: time.Now(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
 			maxFrameSize:  1 << 14,
@@ -273,6 +275,18 @@ func (c *Conn) Streams() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.streams)
+}
+
+// IdleFor returns how long the connection has had no stream open (since it
+// began, if it never had one), or 0 while one is: gRFC A9's
+// MaxConnectionIdle measures it.
+func (c *Conn) IdleFor() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.active > 0 {
+		return 0
+	}
+	return max(time.Since(c.idleSince), 1)
 }
 
 var errConnClosed = errors.New("h2grpc: connection closed")

@@ -40,6 +40,7 @@ type ctrlFrame struct {
 	code   http2.ErrCode
 	n      uint32
 	data   [8]byte
+	debug  string // GOAWAY's debug data
 }
 
 type ctrlKind uint8
@@ -79,7 +80,7 @@ func (c *Conn) queueFatal(code http2.ErrCode, cause error) {
 	}
 	f := ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: code}
 	if cause == errTooManyPings {
-		f.n = goAwayTooManyPings
+		f.debug = tooManyPings
 	}
 	c.queueCtrl(f)
 	c.closeSoonLocked()
@@ -88,10 +89,6 @@ func (c *Conn) queueFatal(code http2.ErrCode, cause error) {
 // tooManyPings is the GOAWAY debug data gRFC A8 names for a client whose
 // keepalive pings the server refuses; the client backs off on it.
 const tooManyPings = "too_many_pings"
-
-// goAwayTooManyPings in a GOAWAY ctrlFrame's n sends tooManyPings as its
-// debug data.
-const goAwayTooManyPings = 1
 
 var errTooManyPings = errors.New("h2grpc: too many pings (keepalive enforcement)")
 
@@ -191,11 +188,7 @@ func (c *Conn) writeCtrl(f *ctrlFrame) error {
 		}
 		return c.fr.WriteSettingsAck()
 	case ctrlGoAway:
-		var debug []byte
-		if f.n == goAwayTooManyPings {
-			debug = []byte(tooManyPings)
-		}
-		return c.fr.WriteGoAway(f.stream, f.code, debug)
+		return c.fr.WriteGoAway(f.stream, f.code, []byte(f.debug))
 	}
 	return nil
 }

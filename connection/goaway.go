@@ -17,7 +17,12 @@ var shutdownPing = [8]byte{'h', '2', 'g', 'r', 'p', 'c', 's', 'd'}
 // will be processed. Streams already open finish; when ctx ends first, the
 // rest are cancelled. Shutdown returns once the connection is closed, with
 // ctx's error if it had to cancel streams.
-func (c *Conn) Shutdown(ctx context.Context) error {
+func (c *Conn) Shutdown(ctx context.Context) error { return c.Drain(ctx, "") }
+
+// Drain is Shutdown with debug data in both GOAWAYs, which says why the
+// connection ends: gRFC A9's "max_idle" and "max_age", say. If the
+// connection is already ending, Drain waits for that, bounded by ctx.
+func (c *Conn) Drain(ctx context.Context, debug string) error {
 	c.mu.Lock()
 	if c.err != nil || c.goAwaySent || c.shutdownAck != nil {
 		// Ended or shutting down already: wait for that to finish, or
@@ -32,7 +37,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	}
 	ack := make(chan struct{})
 	c.shutdownAck = ack
-	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: 1<<31 - 1, code: http2.ErrCodeNo})
+	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: 1<<31 - 1, code: http2.ErrCodeNo, debug: debug})
 	c.queueCtrl(ctrlFrame{kind: ctrlPing, data: shutdownPing})
 	c.mu.Unlock()
 
@@ -45,7 +50,7 @@ func (c *Conn) Shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	c.goAwaySent = true
 	c.goAwayLast = c.lastPeerID
-	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: http2.ErrCodeNo})
+	c.queueCtrl(ctrlFrame{kind: ctrlGoAway, stream: c.lastPeerID, code: http2.ErrCodeNo, debug: debug})
 	err := c.waitCond(ctx, func() bool { return c.active == 0 || c.err != nil })
 	if c.err == nil {
 		c.err = errShutdown

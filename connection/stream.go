@@ -2,6 +2,7 @@ package connection
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/net/http2"
 
@@ -261,6 +262,9 @@ func (c *Conn) removeLocked(s *Stream) {
 	if s.counted {
 		s.counted = false
 		c.active--
+		if c.active == 0 {
+			c.idleSince = time.Now()
+		}
 		c.cond.Broadcast()
 		c.closeIfDrainedLocked()
 	}

@@ -27,6 +27,7 @@ type options struct {
 	forward     []string                         // request metadata keys handlers pass on
 	creds       credentials.TransportCredentials // nil: h2c
 	connTimeout time.Duration                    // bounds the handshake; 0: none
+	keepalive   KeepaliveParameters              // with its defaults filled in
 
 	unaryInt    grpc.UnaryServerInterceptor // the whole chain, set by New
 	streamInt   grpc.StreamServerInterceptor
@@ -40,6 +41,7 @@ func (f optionFunc) apply(o *options) { f(o) }
 
 func defaultOptions() options {
 	o := options{codec: method.Proto, maxSendSize: 1<<31 - 1, connTimeout: defaultConnectionTimeout}
+	o.keepalive = KeepaliveParameters{}.withDefaults()
 	o.conn.HandshakeTimeout = defaultConnectionTimeout
 	o.conn.MinPingInterval = DefaultEnforcementPolicy.MinTime
 	return o

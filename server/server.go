@@ -183,7 +183,9 @@ func (s *Server) runConn(raw net.Conn) {
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
+	k := startKeeper(c, s.opts.keepalive)
 	c.Serve()
+	k.stop()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
