@@ -324,7 +324,8 @@ const (
 // and number, and status OK. When barrier is set, streaming calls arrive
 // at it after their first exchange; client streaming also waits for it to
 // open before sending more, so that no message waits unread in the server
-// while the barrier holds.
+// while the barrier holds: unread messages keep connection credit, and
+// enough of them stall the connection (TestUnreadStreamsDoNotStallConnection).
 func runSoakCall(ctx context.Context, ec pb.ExampleClient, c soakCall, barrier *soakBarrier, stage *atomic.Int32) error {
 	stage.Store(stageStarted)
 	defer stage.Store(stageDone)
@@ -441,6 +442,13 @@ func soakServe(t *testing.T, svc *soakService, opts ...server.Option) (addr stri
 	t.Helper()
 	srv := server.New(opts...)
 	pb.RegisterExampleServer(srv, svc)
+	return soakServeServer(t, srv)
+}
+
+// soakServeServer serves srv on a loopback port; stop shuts it down
+// gracefully (bounded) and checks Serve's result.
+func soakServeServer(t *testing.T, srv *server.Server) (addr string, stop func()) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
