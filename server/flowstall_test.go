@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +17,11 @@ import (
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
 
-// stallStreams is how many unread streams spend a whole connection window
-// when each holds a stream window of data unread: 17 by default.
-const stallStreams = connection.DefaultConnWindow/connection.DefaultStreamWindow + 1
+// stallStreams is twice as many unread streams as spend a whole
+// connection window when each holds a stream window of data unread (16 by
+// default): whatever credit a receiver returns early for a message it
+// assembles, the window is spent.
+const stallStreams = 2 * connection.DefaultConnWindow / connection.DefaultStreamWindow
 
 // TestUnreadStreamsDoNotStallConnection: streams whose receiver has not
 // read yet must not stop the other calls on their connection. Found while
@@ -69,6 +72,7 @@ func TestUnreadStreamsDoNotStallConnection(t *testing.T) {
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		defer open()
+		var sent atomic.Int64
 		for range stallStreams {
 			wg.Go(func() {
 				s, err := client.ClientStream[pb.ExampleRequest, pb.ExampleReply](ctx, cc, testserver.ClientStream)
@@ -81,6 +85,7 @@ func TestUnreadStreamsDoNotStallConnection(t *testing.T) {
 					if err := s.Send(&pb.ExampleRequest{Blob: make([]byte, 64<<10)}); err != nil {
 						break
 					}
+					sent.Add(1)
 				}
 				if _, err := s.CloseAndRecv(); err != nil {
 					t.Errorf("client stream: %v", err)
@@ -88,25 +93,57 @@ func TestUnreadStreamsDoNotStallConnection(t *testing.T) {
 			})
 		}
 		arrived.Wait()
-		time.Sleep(500 * time.Millisecond) // the streams send what their windows allow
+		waitQuiet(t, &sent) // the streams have sent what the windows allow
 		checkBesideCall(t, ctx, cc, "handlers are not reading")
 	})
 
 	t.Run("client not reading", func(t *testing.T) {
-		_, addr := testserver.Start(t, testserver.Hooks{})
+		srv := server.New()
+		server.RegisterUnary(srv, testserver.Unary, func(_ context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
+			return &pb.ExampleReply{Message: r.Value}, nil
+		})
+		var sent atomic.Int64
+		server.RegisterServerStream(srv, testserver.ServerStream, func(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
+			for range r.ResponseCount {
+				if err := s.Send(&pb.ExampleReply{Blob: r.Blob}); err != nil {
+					return err
+				}
+				sent.Add(1)
+			}
+			return nil
+		})
+		addr, _ := soakServeServer(t, srv)
 		cc := dial(t, addr)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel() // ends the unread calls
-		big := string(make([]byte, 64<<10))
 		for range stallStreams {
 			// 32 replies of 64 KiB: more than a stream window.
-			if _, err := client.ServerStream[pb.ExampleReply](ctx, cc, testserver.ServerStream, &pb.ExampleRequest{Value: big, ResponseCount: 32}); err != nil {
+			req := &pb.ExampleRequest{Blob: make([]byte, 64<<10), ResponseCount: 32}
+			if _, err := client.ServerStream[pb.ExampleReply](ctx, cc, testserver.ServerStream, req); err != nil {
 				t.Fatal(err)
 			}
 		}
-		time.Sleep(500 * time.Millisecond) // the handlers send what their windows allow
+		waitQuiet(t, &sent) // the handlers have sent what the windows allow
 		checkBesideCall(t, ctx, cc, "client is not reading")
 	})
+}
+
+// waitQuiet waits until n has not changed for 300 ms: the senders
+// counting in it are blocked. It fails the test after 20 s.
+func waitQuiet(t *testing.T, n *atomic.Int64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	last, since := n.Load(), time.Now()
+	for time.Since(since) < 300*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("senders still sending after 20 s (%d messages)", n.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+		if v := n.Load(); v != last {
+			last, since = v, time.Now()
+		}
+	}
+	t.Logf("%d messages of 64 KiB sent, then none for 300 ms", last)
 }
 
 // checkBesideCall makes a 1 KiB unary call on cc and fails the test
