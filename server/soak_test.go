@@ -138,16 +138,35 @@ type soakBarrier struct {
 	server  atomic.Int64 // handlers arrived, for the report
 	client  atomic.Int64 // client streams arrived, for the report
 	release chan struct{}
+	abort   chan struct{} // closed: client streams stop waiting (TestSoakAbort)
 }
 
 func newSoakBarrier(need int) *soakBarrier {
-	return &soakBarrier{need: int64(need), release: make(chan struct{})}
+	return &soakBarrier{need: int64(need), release: make(chan struct{}), abort: make(chan struct{})}
 }
 
 func (b *soakBarrier) arrive(side *atomic.Int64) {
 	side.Add(1)
 	if b.arrived.Add(1) == b.need {
 		close(b.release)
+	}
+}
+
+// waitClient is wait for the client's side: it also returns, with nil,
+// when the barrier is aborted, and ends with the context's status.
+func (b *soakBarrier) waitClient(ctx context.Context) error {
+	select {
+	case <-b.abort:
+		return nil
+	default:
+	}
+	select {
+	case <-b.release:
+		return nil
+	case <-b.abort:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting at the barrier: %w", grpcstatus.FromContextError(ctx.Err()).Err())
 	}
 }
 
@@ -390,8 +409,8 @@ func runSoakCall(ctx context.Context, ec pb.ExampleClient, c soakCall, barrier *
 			if seq == 0 {
 				arrive()
 				if barrier != nil {
-					if err := barrier.wait(ctx); err != nil {
-						return fmt.Errorf("waiting at the barrier: %w", err)
+					if err := barrier.waitClient(ctx); err != nil {
+						return err
 					}
 				}
 			}
@@ -429,10 +448,14 @@ func runSoakCall(ctx context.Context, ec pb.ExampleClient, c soakCall, barrier *
 		if err := s.CloseSend(); err != nil {
 			return err
 		}
-		if r, err := s.Recv(); err != io.EOF {
-			return fmt.Errorf("after %d replies: %v, %v; want EOF", c.count, r, err)
+		switch r, err := s.Recv(); {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("after %d replies: %w", c.count, err)
+		default:
+			return fmt.Errorf("after %d replies, another: %v", c.count, r)
 		}
-		return nil
 	}
 }
 
