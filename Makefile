@@ -38,12 +38,17 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint ## Lint, run all tests with the race detector, then make interop, conformance, h2spec and a 2 s fuzz of each target
+test: lint ## Lint, run all tests with the race detector, then make soak, interop, conformance, h2spec and a 2 s fuzz of each target
 	go test -race -shuffle=on -count=1 -timeout=20m ./...
+	$(MAKE) soak
 	$(MAKE) interop
 	$(MAKE) conformance
 	$(MAKE) h2spec
 	$(MAKE) fuzz FUZZTIME=2s
+
+.PHONY: soak
+soak: ## Run the soak tests at full size, without the race detector (10,000 streams on a connection, 1,000 connections)
+	go test -count=1 -run 'TestSoak' -timeout=10m ./server/
 
 .PHONY: interop
 interop: ## Run every interop case both ways against grpc-go's interop server and client, h2c and TLS
