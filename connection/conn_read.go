@@ -218,7 +218,7 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	if s == nil || s.remoteEnded {
 		// Not open for the peer: the data is dropped, its credit goes
 		// back to the connection (RFC 9113 §6.9).
-		c.creditLocked(nil, int(size))
+		c.creditLocked(int(size))
 		switch {
 		case s == nil && c.isIdleLocked(id):
 			c.mu.Unlock()
@@ -241,25 +241,33 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 		return nil
 	}
 	if !s.recv.take(size) {
-		c.creditLocked(nil, int(size))
+		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeFlowControl)
 		return nil
 	}
 	if !c.server && !s.gotHeader {
 		// A response's DATA before its HEADERS is malformed (RFC 9113 §8.1).
-		c.creditLocked(nil, int(size))
+		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil
 	}
 	s.dataLen += int64(len(data))
 	if !s.lengthOK(f.StreamEnded()) {
-		c.creditLocked(nil, int(size))
+		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil
 	}
+	// The stream's window now accounts for these bytes until its
+	// application consumes them; the connection's credit goes back at
+	// once. Held back until consumption, it would let streams nobody
+	// reads yet spend the connection window and stall every other stream,
+	// even deadlock an application that reads its streams one after
+	// another. What a connection holds stays bounded by its streams'
+	// windows (README, "Hardening").
+	c.creditLocked(int(size))
 	c.mu.Unlock()
 
 	credit, _ := s.Recv.OnData(data)
@@ -269,22 +277,26 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	}
 	if credit > 0 {
 		c.mu.Lock()
-		c.creditLocked(s, credit)
+		s.creditLocked(credit)
 		c.mu.Unlock()
 	}
 	return nil
 }
 
-// creditLocked returns n bytes of credit from the reader: to the
-// connection, and to s while the peer still sends on it. The
-// WINDOW_UPDATEs go through the control queue. Conn.mu must be held.
-func (c *Conn) creditLocked(s *Stream, n int) {
+// creditLocked returns n bytes of connection credit, queueing a
+// WINDOW_UPDATE when it is worth one. Conn.mu must be held.
+func (c *Conn) creditLocked(n int) {
 	if incr := c.recv.add(n); incr > 0 {
 		c.queueCtrl(ctrlFrame{kind: ctrlWindowUpdate, n: uint32(incr)})
 	}
-	if s != nil && s.inTable && !s.remoteEnded {
+}
+
+// creditLocked returns n bytes of s's credit while the peer still sends on
+// it, through the control queue. Conn.mu must be held.
+func (s *Stream) creditLocked(n int) {
+	if s.inTable && !s.remoteEnded {
 		if incr := s.recv.add(n); incr > 0 {
-			c.queueCtrl(ctrlFrame{kind: ctrlWindowUpdate, stream: s.id, n: uint32(incr)})
+			s.conn.queueCtrl(ctrlFrame{kind: ctrlWindowUpdate, stream: s.id, n: uint32(incr)})
 		}
 	}
 }

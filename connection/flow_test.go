@@ -183,24 +183,27 @@ func TestServerStreamFlowControlError(t *testing.T) {
 }
 
 // TestServerConnFlowControlError: DATA past the connection window is a
-// connection error of type FLOW_CONTROL_ERROR: GOAWAY, then close.
+// connection error of type FLOW_CONTROL_ERROR: GOAWAY, then close. Data a
+// stream accepts is credited to the connection at once, read or not, so
+// only a frame larger than the window can overrun it.
 func TestServerConnFlowControlError(t *testing.T) {
 	bubble(t, func(t *testing.T, ctx context.Context) {
-		s := startServer(t, ctx, connection.Config{ConnWindow: 65535}, func(st *connection.Stream) {
+		s := startServer(t, ctx, connection.Config{ConnWindow: 65535, MaxFrameSize: 1 << 17}, func(st *connection.Stream) {
 			<-st.Context().Done() // never reads
 		})
 		p := s.peer
 		p.Handshake()
 		p.WriteHeaders(1, false, h2test.RequestFields("/s/M"))
-		p.WriteData(1, false, h2test.Message(nil)) // 5 bytes, credited (under the refresh threshold)
 		big := h2test.Message(pattern(200000))
-		for off := 0; off < 65530; {
-			n := min(16384, 65530-off)
-			p.WriteData(1, false, big[off:off+n])
-			off += n
+		p.WriteData(1, false, big[:65535]) // exactly the window: fine
+		fs := idle(p)
+		if n := windowUpdates(fs, 0); n != 65535 {
+			t.Fatalf("after 65535 bytes nobody reads: %v, want connection WINDOW_UPDATE(65535)", fs)
 		}
-		expectNone(t, p) // exactly the window: fine
-		p.WriteData(1, false, big[65530:65531])
+		if n := windowUpdates(fs, 1); n != 0 {
+			t.Fatalf("stream WINDOW_UPDATE(%d) while nothing was read", n)
+		}
+		p.WriteData(1, false, big[65535:131071]) // one byte more than the window
 		expectGoAway(t, p.WaitClosed(), 1, http2.ErrCodeFlowControl)
 		if err := s.wait(t, ctx); err == nil {
 			t.Error("Serve returned nil")
@@ -209,11 +212,11 @@ func TestServerConnFlowControlError(t *testing.T) {
 }
 
 // TestServerPaddingCredited: padding of DATA frames is flow-controlled but
-// never reaches the application, so it goes back to the connection at once,
+// never reaches the application, so it goes back to the stream at once,
 // while the data beside it is held until read.
 func TestServerPaddingCredited(t *testing.T) {
 	bubble(t, func(t *testing.T, ctx context.Context) {
-		s := startServer(t, ctx, connection.Config{ConnWindow: 65535}, func(st *connection.Stream) {
+		s := startServer(t, ctx, connection.Config{StreamWindow: 65535}, func(st *connection.Stream) {
 			<-st.Context().Done() // never reads
 		})
 		p := s.peer
@@ -221,22 +224,18 @@ func TestServerPaddingCredited(t *testing.T) {
 		p.WriteHeaders(1, false, h2test.RequestFields("/s/M"))
 		// A first message, queued unread: later data is held behind it.
 		p.WriteData(1, false, h2test.Message(nil))
-		credited := 5
+		credited := 5 // the first message's bytes arrived while nothing waited
 		big := h2test.Message(pattern(100000))
 		for k := 1; ; k++ {
 			if k > 200 {
-				t.Fatal("no connection WINDOW_UPDATE after 200 padded frames")
+				t.Fatal("no stream WINDOW_UPDATE after 200 padded frames")
 			}
 			// 100 bytes of data, the pad-length byte and 255 bytes of padding.
 			p.WriteDataPadded(1, false, big[(k-1)*100:k*100], 255)
 			credited += 256
-			fs := idle(p)
-			if n := windowUpdates(fs, 1); n != 0 {
-				t.Fatalf("stream WINDOW_UPDATE(%d) while nothing was read", n)
-			}
-			if n := windowUpdates(fs, 0); n != 0 {
+			if n := windowUpdates(idle(p), 1); n != 0 {
 				if n != credited {
-					t.Fatalf("after %d padded frames: connection WINDOW_UPDATE(%d), want %d (the padding and the first message)", k, n, credited)
+					t.Fatalf("after %d padded frames: stream WINDOW_UPDATE(%d), want %d (the padding and the first message)", k, n, credited)
 				}
 				break
 			}

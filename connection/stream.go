@@ -121,30 +121,23 @@ func (s *Stream) failUnopened(err error, refused bool) {
 }
 
 // Consumed implements stream.Flow: the application consumed n bytes, so
-// the connection (and the stream, while the peer still sends on it) get
-// that credit back.
+// the stream gets that credit back while the peer still sends on it (the
+// connection had it back when the bytes arrived).
 func (s *Stream) Consumed(n int) {
 	c := s.conn
 	c.mu.Lock()
-	if c.err != nil {
+	if c.err != nil || !s.inTable || s.remoteEnded {
 		c.mu.Unlock()
 		return
 	}
-	connIncr := c.recv.add(n)
-	var streamIncr int32
-	if s.inTable && !s.remoteEnded {
-		streamIncr = s.recv.add(n)
-	}
+	incr := s.recv.add(n)
 	c.mu.Unlock()
-	if connIncr == 0 && streamIncr == 0 {
+	if incr == 0 {
 		return
 	}
 	c.lockWrite()
-	if c.werr == nil && connIncr > 0 {
-		c.werr = c.fr.WriteWindowUpdate(0, uint32(connIncr))
-	}
-	if c.werr == nil && streamIncr > 0 {
-		c.werr = c.fr.WriteWindowUpdate(s.id, uint32(streamIncr))
+	if c.werr == nil {
+		c.werr = c.fr.WriteWindowUpdate(s.id, uint32(incr))
 	}
 	c.unlockWrite()
 }
