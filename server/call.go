@@ -29,6 +29,7 @@ type Call struct {
 	opts  *options
 	comp  compression.Compressor // compresses responses; nil for identity
 	dcomp compression.Compressor // the request's grpc-encoding; nil for identity
+	cctx  callContext            // what ctx is, unless forwarding wraps it
 
 	// sendMu orders the handler's sends with the status a passing deadline
 	// writes on its own.

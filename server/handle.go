@@ -67,8 +67,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	ctx = context.WithValue(metadata.NewIncomingContext(ctx, h.MD), callKey{}, c)
-	c.ctx = withGRPCContext(ctx, c, h)
+	c.initCallContext(ctx, h)
 	if len(s.opts.forward) > 0 {
 		c.ctx = forwardContext(c.ctx, h.MD, s.opts.forward)
 	}
