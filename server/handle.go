@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/h2grpc/h2grpc/compression"
 	"github.com/h2grpc/h2grpc/connection"
@@ -56,6 +57,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		return
 	}
 	ctx := st.Context()
+	var deadline time.Time
 	if h.Timeout != "" {
 		d, err := metadata.DecodeTimeout(h.Timeout)
 		if err != nil {
@@ -63,24 +65,28 @@ func (s *Server) handleStream(st *connection.Stream) {
 			c.finish(status.Newf(status.Internal, "malformed grpc-timeout %q: %v", h.Timeout, err))
 			return
 		}
+		deadline = time.Now().Add(d)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
 	c.initCallContext(ctx, h)
 	if len(s.opts.forward) > 0 {
 		c.ctx = forwardContext(c.ctx, h.MD, s.opts.forward)
 	}
-	if h.Timeout != "" {
-		// The deadline's callback is part of the call: Stop waits for it
-		// like for the handler.
+	if !deadline.IsZero() {
+		// A timer of our own, not context.AfterFunc on the call's context:
+		// half the allocations, and only the deadline needs the work (the
+		// other ends of the context end the stream themselves). The
+		// deadline's callback is part of the call: Stop waits for it like
+		// for the handler.
 		s.callWG.Add(1)
-		stop := context.AfterFunc(c.ctx, func() {
+		t := time.AfterFunc(time.Until(deadline), func() {
 			defer s.callWG.Done()
-			c.onContextDone()
+			c.onDeadline()
 		})
 		defer func() {
-			if stop() {
+			if t.Stop() {
 				s.callWG.Done()
 			}
 		}()
@@ -111,6 +117,14 @@ func run(hd *handler, c *Call) (err error) {
 		}
 	}()
 	return grpccompat.FromGRPC(hd.run(c))
+}
+
+// onDeadline runs once the request's deadline has passed. The context's
+// own timer, set for the same instant, ends the context at about the same
+// time; onContextDone goes by what ended it.
+func (c *Call) onDeadline() {
+	<-c.ctx.Done()
+	c.onContextDone()
 }
 
 // onContextDone ends a call whose deadline passed, even if its handler
