@@ -156,7 +156,7 @@ func (call *Call) chooseCodec(connCodec method.Codec, h *stream.Header) error {
 		sub = strings.ToLower(codec.Name())
 	}
 	call.codec = codec
-	h.ContentType = "application/grpc+" + sub
+	h.ContentType = grpccompat.ContentType(sub)
 	return nil
 }
 

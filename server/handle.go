@@ -167,7 +167,7 @@ func (s *Server) codecFor(ct string) (method.Codec, string, bool) {
 			return nil, "", false
 		}
 	}
-	return codec, "application/grpc+" + sub, true
+	return codec, base, true // base is "application/grpc+" + sub
 }
 
 // httpError answers a request that is not gRPC with a plain HTTP error,

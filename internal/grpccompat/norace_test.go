@@ -1,0 +1,5 @@
+//go:build !race
+
+package grpccompat
+
+const raceEnabled = false
