@@ -30,6 +30,8 @@ type Conn struct {
 	rd eofReader     // under br
 	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder
 
+	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
+
 	base     context.Context // parent of server streams' contexts
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the connection has finished
@@ -126,7 +128,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	c.hdr.init(c.fr, cfg.MaxHeaderListSize) // the Framer's ReadMetaHeaders stays nil
 	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.send.n = initialWindow
 	c.recv.init(initialWindow)

@@ -78,6 +78,9 @@ func (c *Conn) readFrames() error {
 	}
 	for {
 		f, err := c.fr.ReadFrame()
+		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+			f, err = c.hdr.read(hf)
+		}
 		c.framesRead.Add(1)
 		if err != nil {
 			var se http2.StreamError
