@@ -38,7 +38,12 @@ type headerReader struct {
 // one huge block does not stay allocated.
 const maxKeptFields = 64
 
+// init sets r up to read fr's header blocks, maxList being fr's
+// MaxHeaderListSize (0 takes the Framer's default, as it does).
 func (r *headerReader) init(fr *http2.Framer, maxList uint32) {
+	if maxList == 0 {
+		maxList = 16 << 20 // Framer.maxHeaderListSize's default
+	}
 	r.fr, r.maxList = fr, maxList
 	r.dec = hpack.NewDecoder(4096, r.emit)
 	// readMetaFrame's maxHeaderStringLen: the list size, or no limit if

@@ -139,7 +139,7 @@ func TestHeaderReaderMatchesFramer(t *testing.T) {
 	}
 	for name, blocks := range cases {
 		for _, frag := range []int{1 << 14, 7, 1} {
-			for _, maxList := range []uint32{1 << 20, 400, 100, 40} {
+			for _, maxList := range []uint32{0, 1 << 20, 400, 100, 40} {
 				t.Run(fmt.Sprintf("%s/frag=%d/max=%d", name, frag, maxList), func(t *testing.T) {
 					if err := readBoth(t, headerWire(blocks, frag), maxList); err != nil {
 						t.Fatal(err)
