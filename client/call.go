@@ -34,6 +34,7 @@ const defaultMaxSendSize = 1<<31 - 1
 // Trailer may be called from any goroutine.
 type Call struct {
 	cur         atomic.Pointer[connection.Stream] // the call's stream; replaced only by retry
+	first       connection.Stream                 // the first stream, allocated with the call
 	conn        *Conn
 	ctx         context.Context
 	codec       method.Codec
@@ -115,8 +116,8 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if err != nil {
 		return nil, err
 	}
-	st, err := cc.NewStream(ctx)
-	if err != nil {
+	st := &call.first
+	if err := cc.NewStreamIn(ctx, st); err != nil {
 		if ctx.Err() != nil {
 			return nil, contextStatus(ctx.Err())
 		}

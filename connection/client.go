@@ -28,6 +28,20 @@ func NewClientConn(nc net.Conn, cfg Config) (*Conn, error) {
 // slot when the server's SETTINGS_MAX_CONCURRENT_STREAMS is reached. The
 // stream gets its id, and the server sees it, with its first write.
 func (c *Conn) NewStream(ctx context.Context) (*Stream, error) {
+	return c.newClientStream(ctx, nil)
+}
+
+// NewStreamIn is NewStream with the stream in s, a zero Stream the caller
+// allocated (inside a larger object, to save an allocation); s must not be
+// used for anything else, nor copied.
+func (c *Conn) NewStreamIn(ctx context.Context, s *Stream) error {
+	_, err := c.newClientStream(ctx, s)
+	return err
+}
+
+// newClientStream opens a client stream in s, or in a new Stream if s is
+// nil.
+func (c *Conn) newClientStream(ctx context.Context, s *Stream) (*Stream, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil && !c.goAwayRecv && c.active >= int(c.peer.maxStreams) {
@@ -42,7 +56,10 @@ func (c *Conn) NewStream(ctx context.Context) (*Stream, error) {
 		return nil, err
 	}
 	c.active++
-	s := c.newStream()
+	if s == nil {
+		s = new(Stream)
+	}
+	c.initStream(s)
 	s.counted = true
 	return s, nil
 }

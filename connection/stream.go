@@ -52,10 +52,16 @@ var (
 )
 
 func (c *Conn) newStream() *Stream {
-	s := &Stream{conn: c, contentLength: -1}
+	s := new(Stream)
+	c.initStream(s)
+	return s
+}
+
+// initStream prepares the zero Stream s for c.
+func (c *Conn) initStream(s *Stream) {
+	s.conn, s.contentLength = c, -1
 	s.Send.Init(s)
 	s.Recv.Init(s, c.cfg.MaxRecvMsgSize)
-	return s
 }
 
 // ID returns the stream id; 0 for a client stream that has sent nothing.
