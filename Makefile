@@ -38,13 +38,13 @@ help: ## Describe useful make targets
 	@grep -E '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
 
 .PHONY: test
-test: lint ## Lint, run all tests with the race detector, then make soak, interop, conformance, h2spec and a 2 s fuzz of each target
+test: lint ## Lint, run all tests with the race detector, then make soak, interop, conformance, h2spec and a short fuzz of each target
 	go test -race -shuffle=on -count=1 -timeout=20m ./...
 	$(MAKE) soak
 	$(MAKE) interop
 	$(MAKE) conformance
 	$(MAKE) h2spec
-	$(MAKE) fuzz FUZZTIME=2s
+	$(MAKE) fuzz FUZZTIME=$(CI_FUZZTIME)
 
 .PHONY: soak
 soak: ## Run the soak tests at full size, without the race detector (10,000 streams on a connection, 1,000 connections)
@@ -81,6 +81,11 @@ lint: ## Check gofmt -s, go vet and staticcheck
 	go vet ./...
 	go build ./$(EXAMPLE)/...
 	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# CI_FUZZTIME is a count, not a duration: with a duration, Go 1.26's fuzz
+# coordinator can report a spurious "context deadline exceeded" failure when
+# the time runs out on a loaded machine (go.dev/issue/75804, fixed in 1.27).
+CI_FUZZTIME ?= 4000x
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME (default 10s) each
