@@ -242,11 +242,13 @@ func contextStatus(err error) *status.Error {
 
 // Context returns the call's context: the context the call was made with,
 // plus the peer (peer.FromContext), ended once the call has ended, as
-// grpc-go's stream context is.
+// grpc-go's stream context is. As in grpc-go, it commits the call to its
+// stream: no transparent retry follows, so the peer it names stays true.
 func (c *Call) Context() context.Context {
 	c.ctxMu.Lock()
 	defer c.ctxMu.Unlock()
 	if c.streamCtx == nil {
+		c.forgetSent()
 		p := peerOf(c.st().Conn())
 		ctx := peer.NewContext(c.ctx, &p)
 		c.streamCtx, c.cancelCtx = context.WithCancel(ctx)

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/h2grpc/h2grpc/client"
@@ -490,5 +491,33 @@ func TestNoRetryPastRetryBuffer(t *testing.T) {
 		if f.StreamID != 1 {
 			t.Fatalf("frame on another stream: %v", f)
 		}
+	}
+}
+
+// TestNoRetryAfterContext: a call whose Context() was taken names its
+// stream's peer there, so it is committed to that stream, as in grpc-go:
+// a refusal ends it with UNAVAILABLE instead of moving it elsewhere.
+func TestNoRetryAfterContext(t *testing.T) {
+	ctx := testserver.Context(t, 10*time.Second)
+	dialer, peers := fakeServers(t, ctx)
+	c, p := dialFake(t, dialer, peers)
+	s, err := pb.NewExampleClient(c).StreamStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send(&pb.ExampleRequest{Value: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	p.Expect(http2.FrameHeaders, 1)
+	p.Expect(http2.FrameData, 1)
+	if pr, ok := peer.FromContext(s.Context()); !ok || pr.Addr == nil {
+		t.Fatalf("peer %v, %v: want the server's address", pr, ok)
+	}
+	p.WriteRSTStream(1, http2.ErrCodeRefusedStream)
+	if _, err := s.Recv(); status.CodeOf(err) != status.Unavailable {
+		t.Fatalf("Recv: %v, want UNAVAILABLE", err)
+	}
+	if got := p.Received(); len(got) != 0 {
+		t.Fatalf("frames after the refusal: %v", got)
 	}
 }
