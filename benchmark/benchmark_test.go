@@ -202,6 +202,63 @@ func benchUnaryParallel(b *testing.B, p pairing, sz size) {
 	reportOps(b)
 }
 
+// BenchmarkPingPongParallel runs inFlight ping-pong streams on one
+// connection, sharing b.N round trips: many small DATA frames each way,
+// the connection's writers and its reader contended.
+func BenchmarkPingPongParallel(b *testing.B) {
+	for _, p := range samePairings {
+		b.Run(p.name, func(b *testing.B) { benchPingPongParallel(b, p, size1B) })
+	}
+}
+
+func benchPingPongParallel(b *testing.B, p pairing, sz size) {
+	c := setup(b, p)
+	req := newRequest(sz)
+	streams := make([]bidiStream, inFlight)
+	for i := range streams {
+		s, err := c.bidi(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Send(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			b.Fatal(err)
+		}
+		streams[i] = s
+	}
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for _, s := range streams {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := s.Send(req); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := s.Recv(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportOps(b)
+	for _, s := range streams {
+		if err := s.CloseSend(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Recv(); err != io.EOF {
+			b.Fatalf("end of the stream: got %v, want io.EOF", err)
+		}
+	}
+}
+
 func benchPingPong(b *testing.B, p pairing, sz size) {
 	c := setup(b, p)
 	s, err := c.bidi(b.Context())
