@@ -36,8 +36,9 @@ type Conn struct {
 
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
+	wcond    sync.Cond    // on wmu: a flush has finished (flushOut)
 	wpending atomic.Int32 // writers holding or waiting for wmu
-	bw       sockWriter
+	bw       sockWriter   // its busy flush writes without wmu (flushOut)
 	henc     *hpack.Encoder
 	hbuf     bytes.Buffer
 	werr     error                      // sticky write error
@@ -113,6 +114,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		},
 	}
 	c.cond.L = &c.mu
+	c.wcond.L = &c.wmu
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
 	c.base, c.cancel = context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package connection
 
 import (
 	"io"
+	"net"
 	"sync"
 )
 
@@ -27,31 +28,40 @@ func bufPool(size int) *sync.Pool {
 }
 
 // sockWriter buffers what is written to the socket, as bufio.Writer does,
-// with a pooled buffer it takes on the first Write and gives back on Flush.
-// Owned by the holder of Conn.wmu.
+// with pooled buffers it takes on the first Write and gives back once
+// written. While a flush is writing to the socket outside Conn.wmu (busy),
+// writers go on filling buffers, chained rather than written, and the
+// flush takes them all for its next write: concurrent writers share
+// syscalls. Owned by the holder of Conn.wmu, except the buffers a flush
+// took (out, vec), which belong to that flush.
 type sockWriter struct {
 	w    io.Writer
 	pool *sync.Pool
 	size int
-	buf  *[]byte // nil while empty
-	n    int     // bytes buffered in *buf
+	full []*[]byte // filled buffers, chained while busy
+	buf  *[]byte   // the buffer being filled; nil while empty
+	n    int       // bytes buffered in *buf
+	busy bool      // a flush is writing outside Conn.wmu
+
+	out []*[]byte   // the buffers being written by the flush
+	vec net.Buffers // their bytes
 }
 
 func (w *sockWriter) init(wr io.Writer, size int) {
 	w.w, w.size, w.pool = wr, size, bufPool(size)
 }
 
-// Buffered returns the number of bytes waiting for Flush.
-func (w *sockWriter) Buffered() int { return w.n }
+// Buffered returns the number of bytes waiting to be written.
+func (w *sockWriter) Buffered() int { return len(w.full)*w.size + w.n }
 
-// Write buffers p, writing the buffer out each time it fills. A write at
-// least as large as the buffer, with nothing buffered, goes straight to
-// the socket without a copy.
+// Write buffers p. A buffer that fills is written out at once unless a
+// flush is busy (then it is chained); a write at least as large as a
+// buffer, with nothing buffered, goes straight to the socket.
 func (w *sockWriter) Write(p []byte) (int, error) {
 	total := len(p)
 	for len(p) > 0 {
 		if w.buf == nil {
-			if len(p) >= w.size {
+			if len(p) >= w.size && !w.busy && len(w.full) == 0 {
 				n, err := w.w.Write(p)
 				return total - len(p) + n, err
 			}
@@ -61,7 +71,10 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 		w.n += k
 		p = p[k:]
 		if w.n == len(*w.buf) {
-			if err := w.Flush(); err != nil {
+			if w.busy {
+				w.full = append(w.full, w.buf)
+				w.buf, w.n = nil, 0
+			} else if err := w.Flush(); err != nil {
 				return total - len(p), err
 			}
 		}
@@ -69,15 +82,47 @@ func (w *sockWriter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// Flush writes what is buffered and gives the buffer back to the pool.
+// Flush writes what is buffered, holding Conn.wmu, and gives the buffers
+// back to the pool. It must not be called while busy.
 func (w *sockWriter) Flush() error {
-	if w.buf == nil {
-		return nil
+	w.take()
+	return w.writeOut()
+}
+
+// take moves what is buffered to the flush (out, vec).
+func (w *sockWriter) take() {
+	w.out = append(w.out[:0], w.full...)
+	clear(w.full)
+	w.full = w.full[:0]
+	w.vec = w.vec[:0]
+	for _, b := range w.out {
+		w.vec = append(w.vec, *b)
 	}
-	_, err := w.w.Write((*w.buf)[:w.n])
-	w.n = 0
-	w.pool.Put(w.buf)
-	w.buf = nil
+	if w.buf != nil {
+		w.out = append(w.out, w.buf)
+		w.vec = append(w.vec, (*w.buf)[:w.n])
+		w.buf, w.n = nil, 0
+	}
+}
+
+// writeOut writes what take took, in one syscall where the socket allows
+// (writev), and gives the buffers back to the pool.
+func (w *sockWriter) writeOut() error {
+	var err error
+	switch len(w.vec) {
+	case 0:
+	case 1:
+		_, err = w.w.Write(w.vec[0])
+	default:
+		vec := w.vec // WriteTo consumes its receiver
+		_, err = vec.WriteTo(w.w)
+	}
+	for i, b := range w.out {
+		w.pool.Put(b)
+		w.out[i] = nil
+	}
+	clear(w.vec[:cap(w.vec)])
+	w.out, w.vec = w.out[:0], w.vec[:0]
 	return err
 }
 
