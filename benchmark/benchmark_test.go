@@ -116,6 +116,42 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 }
 
+// BenchmarkServerStream receives a stream of 16 KiB replies the server
+// sends as fast as flow control lets it: throughput of DATA one way.
+func BenchmarkServerStream(b *testing.B) {
+	for _, p := range samePairings {
+		b.Run(p.name, func(b *testing.B) { benchServerStream(b, p, size{"16KiB", 16 << 10}) })
+	}
+}
+
+func benchServerStream(b *testing.B, p pairing, sz size) {
+	c := setup(b, p)
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	s, err := c.serverStream(ctx, newRequest(sz))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(sz.n))
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := s.Recv()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(resp.Blob) != sz.n {
+			b.Fatalf("reply blob has %d bytes, want %d", len(resp.Blob), sz.n)
+		}
+	}
+	reportOps(b)
+	cancel()
+	for {
+		if _, err := s.Recv(); err != nil {
+			break
+		}
+	}
+}
+
 func benchUnary(b *testing.B, p pairing, sz size) {
 	c := setup(b, p)
 	ctx := b.Context()
@@ -164,6 +200,63 @@ func benchUnaryParallel(b *testing.B, p pairing, sz size) {
 	wg.Wait()
 	b.StopTimer()
 	reportOps(b)
+}
+
+// BenchmarkPingPongParallel runs inFlight ping-pong streams on one
+// connection, sharing b.N round trips: many small DATA frames each way,
+// the connection's writers and its reader contended.
+func BenchmarkPingPongParallel(b *testing.B) {
+	for _, p := range samePairings {
+		b.Run(p.name, func(b *testing.B) { benchPingPongParallel(b, p, size1B) })
+	}
+}
+
+func benchPingPongParallel(b *testing.B, p pairing, sz size) {
+	c := setup(b, p)
+	req := newRequest(sz)
+	streams := make([]bidiStream, inFlight)
+	for i := range streams {
+		s, err := c.bidi(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Send(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			b.Fatal(err)
+		}
+		streams[i] = s
+	}
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for _, s := range streams {
+		wg.Go(func() {
+			for next.Add(1) <= int64(b.N) {
+				if err := s.Send(req); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := s.Recv(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportOps(b)
+	for _, s := range streams {
+		if err := s.CloseSend(); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Recv(); err != io.EOF {
+			b.Fatalf("end of the stream: got %v, want io.EOF", err)
+		}
+	}
 }
 
 func benchPingPong(b *testing.B, p pairing, sz size) {
@@ -238,6 +331,22 @@ type bidiStream interface {
 	CloseSend() error
 }
 
+// replyStream is a client's end of a unary_stream call.
+type replyStream interface {
+	Recv() (*pb.ExampleReply, error)
+}
+
+// streamReplies sends replies to r until the client cancels the call.
+func streamReplies(ctx context.Context, r *pb.ExampleRequest, send func(*pb.ExampleReply) error) error {
+	rep := reply(r)
+	for ctx.Err() == nil {
+		if err := send(rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type replySender interface {
 	Send(*pb.ExampleReply) error
 	Recv() (*pb.ExampleRequest, error)
@@ -286,6 +395,8 @@ func setup(b *testing.B, p pairing) *conn {
 type conn struct {
 	unary func(context.Context, *pb.ExampleRequest) (*pb.ExampleReply, error)
 	bidi  func(context.Context) (bidiStream, error)
+	// serverStream starts a unary_stream call.
+	serverStream func(context.Context, *pb.ExampleRequest) (replyStream, error)
 }
 
 func startH2grpcServer(b *testing.B) string {
@@ -298,6 +409,10 @@ func startH2grpcServer(b *testing.B) string {
 		func(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 			return echoStream(s)
 		})
+	server.RegisterServerStream(srv, pb.Example_UnaryStream_FullMethodName,
+		func(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
+			return streamReplies(s.Context(), r, s.Send)
+		})
 	return serve(b, srv.Serve, srv.Stop)
 }
 
@@ -308,6 +423,10 @@ type grpcgoService struct {
 
 func (grpcgoService) UnaryUnary(_ context.Context, r *pb.ExampleRequest) (*pb.ExampleReply, error) {
 	return reply(r), nil
+}
+
+func (grpcgoService) UnaryStream(r *pb.ExampleRequest, s grpc.ServerStreamingServer[pb.ExampleReply]) error {
+	return streamReplies(s.Context(), r, s.Send)
 }
 
 func (grpcgoService) StreamStream(s grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
@@ -352,6 +471,9 @@ func dialH2grpc(b *testing.B, addr string) *conn {
 		bidi: func(ctx context.Context) (bidiStream, error) {
 			return client.BidiStream[pb.ExampleRequest, pb.ExampleReply](ctx, cc, pb.Example_StreamStream_FullMethodName)
 		},
+		serverStream: func(ctx context.Context, r *pb.ExampleRequest) (replyStream, error) {
+			return client.ServerStream[pb.ExampleReply](ctx, cc, pb.Example_UnaryStream_FullMethodName, r)
+		},
 	}
 }
 
@@ -368,6 +490,9 @@ func dialGrpcgo(b *testing.B, addr string) *conn {
 		},
 		bidi: func(ctx context.Context) (bidiStream, error) {
 			return ec.StreamStream(ctx)
+		},
+		serverStream: func(ctx context.Context, r *pb.ExampleRequest) (replyStream, error) {
+			return ec.UnaryStream(ctx, r)
 		},
 	}
 }

@@ -14,8 +14,8 @@ const (
 	DefaultConnWindow           = 16 << 20 // 16 MiB per connection
 	DefaultMaxFrameSize         = 16 << 10 // the HTTP/2 minimum; peers rarely send larger
 	DefaultMaxHeaderListSize    = 1 << 20  // as net/http's DefaultMaxHeaderBytes
-	DefaultWriteBufferSize      = 16 << 10
-	DefaultReadBufferSize       = 16 << 10
+	DefaultWriteBufferSize      = 64 << 10
+	DefaultReadBufferSize       = 64 << 10
 	DefaultMaxControlFrames     = 1000 // queued PING/SETTINGS ACKs and resets before the peer counts as flooding
 	DefaultMaxEmptyDataFrames   = 100  // empty DATA frames in a row before the peer counts as flooding
 )
@@ -38,7 +38,10 @@ type Config struct {
 	// MaxRecvMsgSize is the default receive size limit of a stream's
 	// messages; 0 means stream.DefaultMaxRecvSize.
 	MaxRecvMsgSize int
-	// WriteBufferSize and ReadBufferSize size the socket buffers.
+	// WriteBufferSize and ReadBufferSize size the socket buffers. They
+	// come from a pool and are held only while there is something to
+	// write or parse (on TCP and Unix sockets; other connections keep
+	// their read buffer), so an idle connection holds neither.
 	WriteBufferSize int
 	ReadBufferSize  int
 	// MaxControlFrames bounds queued control frames; a peer that makes us

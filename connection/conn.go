@@ -1,7 +1,6 @@
 package connection
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -26,8 +25,7 @@ type Conn struct {
 	cfg    Config
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
 
-	br *bufio.Reader
-	rd eofReader     // under br
+	rd sockReader    // owned by the reader goroutine
 	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder
 
 	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
@@ -40,8 +38,9 @@ type Conn struct {
 
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
+	wcond    sync.Cond    // on wmu: a flush has finished (flushOut)
 	wpending atomic.Int32 // writers holding or waiting for wmu
-	bw       *bufio.Writer
+	bw       sockWriter   // its busy flush writes without wmu (flushOut)
 	henc     *hpack.Encoder
 	hbuf     bytes.Buffer
 	werr     error                      // sticky write error
@@ -107,7 +106,6 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		nc:        nc,
 		server:    server,
 		cfg:       cfg,
-		bw:        bufio.NewWriterSize(nc, cfg.WriteBufferSize),
 		done:      make(chan struct{}),
 		ready:     make(chan struct{}),
 		wdone:     make(chan struct{}),
@@ -121,10 +119,11 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		},
 	}
 	c.cond.L = &c.mu
-	c.rd.r = nc
-	c.br = bufio.NewReaderSize(&c.rd, cfg.ReadBufferSize)
+	c.wcond.L = &c.wmu
+	c.bw.init(nc, cfg.WriteBufferSize)
+	c.rd.init(nc, cfg.ReadBufferSize)
 	c.base, c.cancel = context.WithCancel(context.Background())
-	c.fr = http2.NewFramer(c.bw, c.br)
+	c.fr = http2.NewFramer(&c.bw, &c.rd)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize

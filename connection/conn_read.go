@@ -31,23 +31,6 @@ func (c *Conn) readLoop() {
 	c.teardown(err, false)
 }
 
-// eofReader is the socket as the Framer reads it, remembering whether it
-// failed or ended: the Framer reports a frame cut short by the end of the
-// connection and a frame too short for the fields its flags announce with
-// the same io.ErrUnexpectedEOF. Owned by the reader goroutine.
-type eofReader struct {
-	r   io.Reader
-	eof bool // a Read returned an error (io.EOF or any other)
-}
-
-func (r *eofReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	if err != nil {
-		r.eof = true
-	}
-	return n, err
-}
-
 // linger reads and discards what the peer still sends after our final
 // GOAWAY, until it closes the connection or lingerTimeout passes. Closing a
 // TCP socket with unread data in it resets the connection (RST, not FIN),
@@ -56,7 +39,7 @@ func (r *eofReader) Read(p []byte) (int, error) {
 // the same way.
 func (c *Conn) linger() {
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
-	io.Copy(io.Discard, c.br)
+	io.Copy(io.Discard, &c.rd)
 }
 
 // lingerTimeout bounds linger, as x/net/http2's server bounds the wait for
@@ -69,7 +52,7 @@ func (c *Conn) readFrames() error {
 	}
 	if c.server {
 		var preface [len(http2.ClientPreface)]byte
-		if _, err := io.ReadFull(c.br, preface[:]); err != nil {
+		if _, err := io.ReadFull(&c.rd, preface[:]); err != nil {
 			return err
 		}
 		if string(preface[:]) != http2.ClientPreface {

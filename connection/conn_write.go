@@ -13,23 +13,77 @@ import (
 )
 
 // lockWrite takes the write side. Writers announce themselves before
-// waiting so that the one in front knows not to flush yet.
+// waiting so that the one in front knows not to flush yet. While a flush
+// is writing and a buffer's worth is already waiting, it waits for the
+// flush: what writers may pile up behind a slow socket stays bounded.
 func (c *Conn) lockWrite() {
 	c.wpending.Add(1)
 	c.wmu.Lock()
+	for c.bw.busy && c.bw.Buffered() >= c.cfg.WriteBufferSize && c.werr == nil {
+		c.wcond.Wait()
+	}
 }
 
-// unlockWrite releases the write side, flushing if no other writer is
-// waiting: the last writer of a burst flushes for all of them.
+// unlockWrite releases the write side. The last writer of a burst flushes
+// for all of them, unless a flush is already writing: that one will take
+// what was added meanwhile.
 func (c *Conn) unlockWrite() {
-	if c.wpending.Add(-1) == 0 && c.werr == nil && c.bw.Buffered() > 0 {
-		c.werr = c.bw.Flush()
+	if c.wpending.Add(-1) == 0 && !c.bw.busy && c.werr == nil && c.bw.Buffered() > 0 {
+		c.flushOut()
 	}
 	failed := c.werr != nil && c.werr != errWriteShut
 	c.wmu.Unlock()
 	if failed {
 		// The reader will see the socket fail and tear the connection down.
 		c.nc.Close()
+	}
+}
+
+// maxFlushRounds bounds the writes one writer's flush makes for others
+// that kept adding frames while it wrote; then the control writer takes
+// over, so that a caller is not held up indefinitely by other streams'
+// traffic.
+const maxFlushRounds = 4
+
+// flushOut writes what is buffered, with wmu held on entry and return but
+// let go during each write, so that other writers fill the next batch
+// meanwhile instead of waiting: writers share syscalls (group commit),
+// and a writer hands its frames off without a goroutine switch. It writes
+// until nothing is left, for at most maxFlushRounds writes.
+func (c *Conn) flushOut() {
+	c.bw.busy = true
+	// Let the goroutines ready to run here go first: other senders add
+	// their frames to this write instead of making their own. With
+	// nothing else ready this costs a trip through the scheduler, well
+	// under a syscall.
+	c.wmu.Unlock()
+	runtime.Gosched()
+	c.wmu.Lock()
+	for round := 0; c.bw.Buffered() > 0 && c.werr == nil; round++ {
+		if round == maxFlushRounds {
+			select {
+			case c.ctrlWake <- struct{}{}:
+			default:
+			}
+			break
+		}
+		c.bw.take()
+		c.wmu.Unlock()
+		err := c.bw.writeOut()
+		c.wmu.Lock()
+		if err != nil && c.werr == nil {
+			c.werr = err
+		}
+	}
+	c.bw.busy = false
+	c.wcond.Broadcast()
+}
+
+// waitFlushed waits until no flush is writing; wmu must be held, and is
+// let go while waiting, so the caller must be between frames.
+func (c *Conn) waitFlushed() {
+	for c.bw.busy {
+		c.wcond.Wait()
 	}
 }
 
@@ -161,7 +215,11 @@ func (c *Conn) writeCtrlQueue() (closeAfter, linger bool) {
 		// last writer would flush), and nothing after it: the socket is
 		// about to close, and a frame cut short by the close would end
 		// the peer's reading with a framing error.
-		if c.werr = c.bw.Flush(); c.werr == nil {
+		c.waitFlushed()
+		if c.werr == nil {
+			c.werr = c.bw.Flush()
+		}
+		if c.werr == nil {
 			c.werr = errWriteShut
 			if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && linger {
 				// The reader lingers, then closes the socket.
@@ -337,6 +395,11 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 		}
 		for first := true; first || n > 0; first = false {
 			k := min(n, int(maxFrame))
+			if c.bw.busy {
+				// Copied into the chained buffers while a flush writes:
+				// frames no larger than a buffer keep that bounded.
+				k = min(k, max(c.cfg.WriteBufferSize, 1<<14))
+			}
 			a := prefix[:min(k, len(prefix))]
 			prefix = prefix[len(a):]
 			bb := data[:k-len(a)]
@@ -346,13 +409,18 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 			if c.werr = c.writeDataFrame(s.id, end && remaining == 0, a, bb); c.werr != nil {
 				return c.streamEndError(c.werr)
 			}
-			if n > 0 && c.wpending.Load() > 1 {
+			if n > 0 && (c.wpending.Load() > 1 || (c.bw.busy && c.bw.Buffered() >= c.cfg.WriteBufferSize)) {
 				// Another writer is waiting: let its frames in between
 				// ours, so a large message does not hold up small ones.
 				// sync.Mutex does not hand over to a waiter, so step
-				// aside (Gosched) or we would just take it back.
+				// aside (Gosched) or we would just take it back. Or a
+				// flush is writing and a buffer's worth waits already:
+				// lockWrite waits for it.
+				others := c.wpending.Load() > 1
 				c.unlockWrite()
-				runtime.Gosched()
+				if others {
+					runtime.Gosched()
+				}
 				c.lockWrite()
 				if c.werr != nil {
 					return c.streamEndError(c.werr)

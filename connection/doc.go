@@ -14,11 +14,16 @@
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.
-//   - Writes are made by whoever holds wmu, straight to a buffered writer on
-//     the socket: the caller's goroutine when a stream sends (no hand-off per
+//   - Writes are made by whoever holds wmu, into a buffered writer on the
+//     socket: the caller's goroutine when a stream sends (no hand-off per
 //     message), the control writer for queued control frames. The last
-//     writer in line flushes, so concurrent sends share one syscall and a
-//     unary call's HEADERS, DATA and trailers leave in one write.
+//     writer in line flushes, so a unary call's HEADERS, DATA and trailers
+//     leave in one write; the flush lets wmu go while it writes, and
+//     writers arriving meanwhile chain their frames for its next write, so
+//     concurrent sends share syscalls (conn_write.go, flushOut).
+//   - Socket buffers come from a pool and are held only while there is
+//     something to write or to parse (sockbuf.go): an idle connection
+//     holds none.
 //   - Connection state (stream table, windows, peer settings, GOAWAY state)
 //     is owned by mu, which is never held across I/O.
 //

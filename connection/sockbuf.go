@@ -1,0 +1,221 @@
+package connection
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// Socket buffers. A connection holds a write buffer only while something
+// waits to be written and a read buffer only while received bytes wait to
+// be parsed: both come from a pool and go back to it once empty, so an
+// idle connection holds neither, and they can be larger than a buffer
+// every connection kept for its lifetime could afford to be.
+
+// bufPools holds a pool per buffer size (Config.WriteBufferSize and
+// ReadBufferSize; in practice the defaults).
+var bufPools sync.Map // int -> *sync.Pool of *[]byte
+
+func bufPool(size int) *sync.Pool {
+	if p, ok := bufPools.Load(size); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := bufPools.LoadOrStore(size, &sync.Pool{New: func() any {
+		b := make([]byte, size)
+		return &b
+	}})
+	return p.(*sync.Pool)
+}
+
+// sockWriter buffers what is written to the socket, as bufio.Writer does,
+// with pooled buffers it takes on the first Write and gives back once
+// written. While a flush is writing to the socket outside Conn.wmu (busy),
+// writers go on filling buffers, chained rather than written, and the
+// flush takes them all for its next write: concurrent writers share
+// syscalls. Owned by the holder of Conn.wmu, except the buffers a flush
+// took (out, vec), which belong to that flush.
+type sockWriter struct {
+	w    io.Writer
+	pool *sync.Pool
+	size int
+	full []*[]byte // filled buffers, chained while busy
+	buf  *[]byte   // the buffer being filled; nil while empty
+	n    int       // bytes buffered in *buf
+	busy bool      // a flush is writing outside Conn.wmu
+
+	out []*[]byte   // the buffers being written by the flush
+	vec net.Buffers // their bytes
+}
+
+func (w *sockWriter) init(wr io.Writer, size int) {
+	w.w, w.size, w.pool = wr, size, bufPool(size)
+}
+
+// Buffered returns the number of bytes waiting to be written.
+func (w *sockWriter) Buffered() int { return len(w.full)*w.size + w.n }
+
+// Write buffers p. A buffer that fills is written out at once unless a
+// flush is busy (then it is chained); a write at least as large as a
+// buffer, with nothing buffered, goes straight to the socket.
+func (w *sockWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		if w.buf == nil {
+			if len(p) >= w.size && !w.busy && len(w.full) == 0 {
+				n, err := w.w.Write(p)
+				return total - len(p) + n, err
+			}
+			w.buf = w.pool.Get().(*[]byte)
+		}
+		k := copy((*w.buf)[w.n:], p)
+		w.n += k
+		p = p[k:]
+		if w.n == len(*w.buf) {
+			if w.busy {
+				w.full = append(w.full, w.buf)
+				w.buf, w.n = nil, 0
+			} else if err := w.Flush(); err != nil {
+				return total - len(p), err
+			}
+		}
+	}
+	return total, nil
+}
+
+// Flush writes what is buffered, holding Conn.wmu, and gives the buffers
+// back to the pool. It must not be called while busy.
+func (w *sockWriter) Flush() error {
+	w.take()
+	return w.writeOut()
+}
+
+// take moves what is buffered to the flush (out, vec).
+func (w *sockWriter) take() {
+	w.out = append(w.out[:0], w.full...)
+	clear(w.full)
+	w.full = w.full[:0]
+	w.vec = w.vec[:0]
+	for _, b := range w.out {
+		w.vec = append(w.vec, *b)
+	}
+	if w.buf != nil {
+		w.out = append(w.out, w.buf)
+		w.vec = append(w.vec, (*w.buf)[:w.n])
+		w.buf, w.n = nil, 0
+	}
+}
+
+// writeOut writes what take took, in one syscall where the socket allows
+// (writev), and gives the buffers back to the pool.
+func (w *sockWriter) writeOut() error {
+	var err error
+	switch len(w.vec) {
+	case 0:
+	case 1:
+		_, err = w.w.Write(w.vec[0])
+	default:
+		vec := w.vec // WriteTo consumes its receiver
+		_, err = vec.WriteTo(w.w)
+	}
+	for i, b := range w.out {
+		w.pool.Put(b)
+		w.out[i] = nil
+	}
+	clear(w.vec[:cap(w.vec)])
+	w.out, w.vec = w.out[:0], w.vec[:0]
+	return err
+}
+
+// sockReader buffers what is read from the socket for the Framer, as
+// bufio.Reader does. Where the socket lets us wait for it to be readable
+// without reading (rawReader, on TCP and Unix sockets), the buffer is taken
+// from the pool only once data is there and given back as soon as it has
+// all been parsed: a connection waiting for its peer holds none. Elsewhere
+// (TLS, net.Pipe) the blocking read needs a buffer, which is kept.
+// Owned by the reader goroutine.
+type sockReader struct {
+	r    io.Reader
+	raw  *rawReader // nil: read r the blocking way
+	pool *sync.Pool
+	size int
+	buf  *[]byte // nil while empty (with raw)
+	rpos int     // next unread byte of *buf
+	wpos int     // end of the bytes read into *buf
+	// eof says a read from the socket failed or ended (io.EOF or any
+	// other error): the Framer reports a frame cut short by the end of the
+	// connection and a frame too short for the fields its flags announce
+	// with the same io.ErrUnexpectedEOF.
+	eof bool
+}
+
+func (r *sockReader) init(rd io.Reader, size int) {
+	r.r, r.size, r.pool = rd, size, bufPool(size)
+	r.raw = newRawReader(rd)
+}
+
+func (r *sockReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if r.rpos == r.wpos {
+		if len(p) >= r.size {
+			// As large as a buffer: read straight into p.
+			n, err := r.fill(p)
+			return n, err
+		}
+		if r.buf == nil {
+			if r.raw == nil {
+				r.buf = r.pool.Get().(*[]byte)
+			}
+		}
+		n, err := r.fillBuf()
+		if n == 0 {
+			return 0, err
+		}
+	}
+	n := copy(p, (*r.buf)[r.rpos:r.wpos])
+	r.rpos += n
+	if r.rpos == r.wpos && r.raw != nil {
+		r.release()
+	}
+	return n, nil
+}
+
+// fill reads from the socket into p.
+func (r *sockReader) fill(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil {
+		r.eof = true
+	}
+	return n, err
+}
+
+// fillBuf reads from the socket into the (empty) buffer, taking one from
+// the pool once the socket is readable when none is held.
+func (r *sockReader) fillBuf() (int, error) {
+	r.rpos, r.wpos = 0, 0
+	var n int
+	var err error
+	if r.raw != nil {
+		r.raw.reader = r
+		n, err = r.raw.read()
+	} else {
+		n, err = r.fill(*r.buf)
+	}
+	if err != nil {
+		r.eof = true
+	}
+	r.wpos = n
+	if n == 0 && r.raw != nil {
+		r.release()
+	}
+	return n, err
+}
+
+func (r *sockReader) release() {
+	if r.buf != nil {
+		r.pool.Put(r.buf)
+		r.buf = nil
+	}
+	r.rpos, r.wpos = 0, 0
+}
