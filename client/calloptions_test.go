@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func TestWaitForReady(t *testing.T) {
 	_, addr := testserver.Start(t, testserver.Hooks{})
 	var refusing atomic.Bool
 	refused := make(chan struct{}, 16)
-	conns := make(chan net.Conn, 16)
+	conns := make(chan *closeSignal, 16)
 	dialer := func(ctx context.Context, a string) (net.Conn, error) {
 		if refusing.Load() {
 			select {
@@ -131,17 +132,24 @@ func TestWaitForReady(t *testing.T) {
 		}
 		var d net.Dialer
 		nc, err := d.DialContext(ctx, "tcp", a)
-		if err == nil {
-			conns <- nc
+		if err != nil {
+			return nil, err
 		}
-		return nc, err
+		cs := &closeSignal{Conn: nc, closed: make(chan struct{})}
+		conns <- cs
+		return cs, nil
 	}
 	c := dial(t, addr, client.WithContextDialer(dialer))
 	ctx := testserver.Context(t, 10*time.Second)
 
-	// Break the connection while dials are refused.
+	// Break the connection while dials are refused, and wait until the
+	// client has seen it (it closes its side): a call that picked the
+	// connection before would fail UNAVAILABLE on its write, wait for
+	// ready or not, as in grpc-go.
 	refusing.Store(true)
-	(<-conns).Close()
+	broken := <-conns
+	broken.Conn.Close()
+	<-broken.closed
 	_, err := client.Unary[pb.ExampleReply](ctx, c, testserver.Unary, &pb.ExampleRequest{})
 	if status.CodeOf(err) != status.Unavailable {
 		t.Fatalf("call without wait-for-ready: %v, want UNAVAILABLE", err)
@@ -167,4 +175,16 @@ func TestWaitForReady(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("wait-for-ready call: %v, want success once the server is reachable", err)
 	}
+}
+
+// closeSignal is a connection that says when its owner closed it.
+type closeSignal struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeSignal) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
 }
