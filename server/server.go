@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -32,7 +33,15 @@ type Server struct {
 	conns     map[*connection.Conn]struct{}
 	stopped   bool
 	connWG    sync.WaitGroup // connection goroutines
-	callWG    sync.WaitGroup // handler goroutines
+	callWG    sync.WaitGroup // calls being handled
+
+	// Handler goroutines (handle.go): an idle one takes the next stream
+	// from work; quit, closed once the server stops, ends the idle ones.
+	work        chan *connection.Stream
+	quit        chan struct{}
+	quitOnce    sync.Once
+	idleWorkers atomic.Int32
+	workerWG    sync.WaitGroup
 }
 
 // handler is one registered method.
@@ -50,6 +59,8 @@ func New(opts ...Option) *Server {
 		listeners: map[net.Listener]struct{}{},
 		accepted:  map[net.Conn]struct{}{},
 		conns:     map[*connection.Conn]struct{}{},
+		work:      make(chan *connection.Stream),
+		quit:      make(chan struct{}),
 	}
 	for _, o := range opts {
 		o.apply(&s.opts)
@@ -219,6 +230,13 @@ func (s *Server) Stop() {
 	}
 	s.connWG.Wait()
 	s.callWG.Wait()
+	s.endWorkers()
+}
+
+// endWorkers ends the idle handler goroutines once no call is left.
+func (s *Server) endWorkers() {
+	s.quitOnce.Do(func() { close(s.quit) })
+	s.workerWG.Wait()
 }
 
 // Shutdown stops the server gracefully: listeners close, every connection
@@ -238,6 +256,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.connWG.Wait()
 	s.callWG.Wait()
+	s.endWorkers()
 	return err
 }
 
