@@ -30,7 +30,7 @@ type Conn struct {
 
 	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
 
-	base     context.Context // parent of server streams' contexts
+	base     context.Context // ends with the connection (the control writer watches it)
 	cancel   context.CancelFunc
 	done     chan struct{} // closed when the connection has finished
 	wdone    chan struct{} // closed when the control writer has exited

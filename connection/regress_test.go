@@ -2,18 +2,21 @@ package connection_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/internal/h2test"
 	"github.com/h2grpc/h2grpc/status"
 	"github.com/h2grpc/h2grpc/stream"
 )
@@ -294,4 +297,38 @@ func TestNoDataAfterOwnReset(t *testing.T) {
 			t.Fatalf("iteration %d: %d DATA frames after our RST_STREAM (Send returned %v)", iter, after, sendErr)
 		}
 	}
+}
+
+// TestServerStreamContextEndsWithCall: a call that completed normally
+// (request and response both ended) has its stream's context ended by
+// Finish. It was not, so each completed call's context stayed registered
+// under the connection's until the connection closed: a long-lived
+// connection grew by one context per call.
+func TestServerStreamContextEndsWithCall(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		ctxs := make(chan context.Context, 1)
+		s := startServer(t, ctx, connection.Config{}, func(st *connection.Stream) {
+			ctxs <- st.Context()
+			if _, err := recvAll(st); err != io.EOF {
+				t.Errorf("request: %v", err)
+			}
+			setResponseHeader(st)
+			if err := st.Send.SendLast([]byte("resp"), false, okStatus()); err != nil {
+				t.Errorf("SendLast: %v", err)
+			}
+		})
+		p := s.peer
+		p.Handshake()
+		p.WriteHeaders(1, false, h2test.RequestFields("/s/M"))
+		p.WriteData(1, true, h2test.Message(pattern(10)))
+		expectResponse(t, p, 1)
+		sctx := <-ctxs
+		synctest.Wait() // the handler has returned and Finish has run
+		if sctx.Err() == nil {
+			t.Fatal("the stream's context is still live after the call completed and Finish ran")
+		}
+		if s.conn.Err() != nil {
+			t.Fatalf("connection ended: %v", s.conn.Err())
+		}
+	})
 }

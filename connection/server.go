@@ -96,7 +96,11 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
 	}
-	s.ctx, s.cancel = context.WithCancelCause(c.base)
+	// Not a child of c.base: the connection ends every stream it still
+	// holds (teardown), and Finish ends the rest, so registering each
+	// stream under the connection's context would only cost a map insert
+	// and delete per call, on a map every call of the connection shares.
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.Recv.OnHeader(&h)
 	if f.StreamEnded() {
 		c.onStreamEnded(s, nil)

@@ -184,6 +184,11 @@ func (s *Stream) CutShort() {
 // call layer is done with it.
 func (s *Stream) Finish() {
 	s.reset(http2.ErrCodeCancel, errFinished)
+	if s.cancel != nil {
+		// A call that ended both ways was not reset: its context ends
+		// here, or it would outlive the call.
+		s.cancel(errFinished)
+	}
 	c := s.conn
 	c.mu.Lock()
 	var next *Stream
