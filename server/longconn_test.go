@@ -2,16 +2,19 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/h2grpc/h2grpc/client"
 	"github.com/h2grpc/h2grpc/internal/testserver"
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
 
 // TestLongLivedConnectionHoldsNothingPerCall: tens of thousands of calls
-// on one connection leave the live heap where it was after the first
+// of the four patterns on one connection leave the live heap where it was after the first
 // thousand. A connection that kept something per completed call (it kept
 // each call's context, registered under its own, until it closed) grows
 // by megabytes here.
@@ -19,7 +22,6 @@ func TestLongLivedConnectionHoldsNothingPerCall(t *testing.T) {
 	calls := map[bool]int{false: 40_000, true: 8_000}[raceEnabled]
 	_, addr := testserver.Start(t, testserver.Hooks{})
 	cc := dial(t, addr)
-	ec := pb.NewExampleClient(cc)
 	ctx := testserver.Context(t, 2*time.Minute)
 	run := func(n int) {
 		const workers = 16
@@ -28,7 +30,7 @@ func TestLongLivedConnectionHoldsNothingPerCall(t *testing.T) {
 			wg.Go(func() {
 				for i := w; i < n; i += workers {
 					cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					_, err := ec.UnaryUnary(cctx, &pb.ExampleRequest{Value: "x"})
+					err := longConnCall(cctx, cc, i%4)
 					cancel()
 					if err != nil {
 						t.Errorf("call %d: %v", i, err)
@@ -49,5 +51,61 @@ func TestLongLivedConnectionHoldsNothingPerCall(t *testing.T) {
 	// leaves behind is at least a context (about 100 bytes).
 	if limit := int64(calls) * 32; growth > limit {
 		t.Errorf("live heap grew %d KiB over %d calls on one connection, want under %d KiB", growth>>10, calls, limit>>10)
+	}
+}
+
+// longConnCall makes one call of pattern p (unary, server streaming,
+// client streaming, bidi) with two messages where it streams, and reads
+// it to its end.
+func longConnCall(ctx context.Context, cc *client.Conn, p int) error {
+	req := &pb.ExampleRequest{Value: "x", ResponseCount: 2}
+	switch p {
+	case 0:
+		_, err := client.Unary[pb.ExampleReply](ctx, cc, testserver.Unary, req)
+		return err
+	case 1:
+		s, err := client.ServerStream[pb.ExampleReply](ctx, cc, testserver.ServerStream, req)
+		if err != nil {
+			return err
+		}
+		for {
+			if _, err := s.Recv(); err == io.EOF {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+	case 2:
+		s, err := client.ClientStream[pb.ExampleRequest, pb.ExampleReply](ctx, cc, testserver.ClientStream)
+		if err != nil {
+			return err
+		}
+		for range 2 {
+			if err := s.Send(req); err != nil {
+				break
+			}
+		}
+		_, err = s.CloseAndRecv()
+		return err
+	default:
+		s, err := client.BidiStream[pb.ExampleRequest, pb.ExampleReply](ctx, cc, testserver.Bidi)
+		if err != nil {
+			return err
+		}
+		for range 2 {
+			if err := s.Send(req); err != nil {
+				return err
+			}
+			if _, err := s.Recv(); err != nil {
+				return err
+			}
+		}
+		if err := s.CloseSend(); err != nil {
+			return err
+		}
+		if _, err := s.Recv(); err != io.EOF {
+			return fmt.Errorf("bidi end: %v, want EOF", err)
+		}
+		return nil
 	}
 }
