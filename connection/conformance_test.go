@@ -489,3 +489,91 @@ func TestFloodGoAwayFlushed(t *testing.T) {
 		})
 	}
 }
+
+// TestDataFrameErrors: the rules x/net's Framer enforced for DATA, which
+// readData now reads itself: DATA on stream 0 and padding longer than the
+// payload are PROTOCOL_ERROR (RFC 9113 §6.1), DATA inside a header block
+// is PROTOCOL_ERROR (§6.10), DATA before SETTINGS is PROTOCOL_ERROR (§3.4),
+// all connection errors.
+func TestDataFrameErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		frames func(p *h2test.Peer) []byte
+	}{
+		{"DATA on stream 0", func(*h2test.Peer) []byte {
+			return append(frameHeader(3, http2.FrameData, 0, 0), 'a', 'b', 'c')
+		}},
+		{"pad length over the payload", func(*h2test.Peer) []byte {
+			return append(frameHeader(3, http2.FrameData, http2.FlagDataPadded, 1), 3, 'a', 'b')
+		}},
+		{"pad length over an empty payload", func(*h2test.Peer) []byte {
+			return append(frameHeader(1, http2.FrameData, http2.FlagDataPadded, 1), 1)
+		}},
+		{"DATA inside a header block", func(p *h2test.Peer) []byte {
+			block := p.EncodeHeaders(h2test.RequestFields("/s/M"))
+			b := append(frameHeader(len(block), http2.FrameHeaders, 0, 3), block...)
+			return append(append(b, frameHeader(1, http2.FrameData, 0, 1)...), 'a')
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bubble(t, func(t *testing.T, ctx context.Context) {
+				s := startServer(t, ctx, connection.Config{}, func(st *connection.Stream) {
+					<-st.Context().Done()
+				})
+				p := s.peer
+				p.Handshake()
+				p.WriteHeaders(1, false, h2test.RequestFields("/s/M"))
+				p.WriteRaw(tc.frames(p))
+				fs := p.WaitClosed()
+				last := fs[len(fs)-1]
+				if last.Type != http2.FrameGoAway || last.ErrCode != http2.ErrCodeProtocol {
+					t.Fatalf("frames before the close = %v, want a GOAWAY(PROTOCOL_ERROR) last", fs)
+				}
+				var ce http2.ConnectionError
+				if err := s.wait(t, ctx); !errors.As(err, &ce) || http2.ErrCode(ce) != http2.ErrCodeProtocol {
+					t.Errorf("Serve = %v, want a PROTOCOL_ERROR connection error", err)
+				}
+			})
+		})
+	}
+	t.Run("DATA before SETTINGS", func(t *testing.T) {
+		bubble(t, func(t *testing.T, ctx context.Context) {
+			s := startServer(t, ctx, connection.Config{}, func(*connection.Stream) {})
+			s.peer.Expect(http2.FrameSettings, 0)
+			s.peer.Expect(http2.FrameWindowUpdate, 0)
+			s.peer.WriteRaw([]byte(http2.ClientPreface))
+			s.peer.WriteRaw(append(frameHeader(1, http2.FrameData, 0, 1), 'a'))
+			expectGoAway(t, s.peer.WaitClosed(), 0, http2.ErrCodeProtocol)
+			if err := s.wait(t, ctx); err == nil {
+				t.Error("Serve returned nil")
+			}
+		})
+	})
+}
+
+// TestDataLargerThanReadBuffer: a DATA payload larger than the read
+// buffer, padded, reaches the stream intact in pieces, and its padding is
+// skipped across buffer refills.
+func TestDataLargerThanReadBuffer(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		got := make(chan [][]byte, 1)
+		cfg := connection.Config{ReadBufferSize: 100, MaxFrameSize: 1 << 16}
+		s := startServer(t, ctx, cfg, recvThenClose(got))
+		p := s.peer
+		p.Handshake()
+		p.WriteHeaders(1, false, h2test.RequestFields("/s/M"))
+		msgs := h2test.Messages(pattern(3000), pattern(10), pattern(5000))
+		p.WriteDataPadded(1, false, msgs[:4000], 250)
+		p.WriteData(1, true, msgs[4000:])
+		want := [][]byte{pattern(3000), pattern(10), pattern(5000)}
+		recvd := <-got
+		if len(recvd) != len(want) {
+			t.Fatalf("handler got %d messages, want %d", len(recvd), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(recvd[i], want[i]) {
+				t.Errorf("message %d: got %d bytes, want %d", i, len(recvd[i]), len(want[i]))
+			}
+		}
+	})
+}

@@ -60,7 +60,23 @@ func (c *Conn) readFrames() error {
 		}
 	}
 	for {
-		f, err := c.fr.ReadFrame()
+		// The Framer reads every frame header, so that it checks the
+		// frame size and the frame order (nothing but CONTINUATION inside
+		// a header block) for all of them; DATA payloads are read here,
+		// straight from the read buffer into the streams (readData),
+		// everything else by the Framer.
+		fh, err := c.fr.ReadFrameHeader()
+		if err == nil && fh.Type == http2.FrameData && c.gotSettings {
+			c.framesRead.Add(1)
+			if err := c.readData(fh); err != nil {
+				return err
+			}
+			continue
+		}
+		var f http2.Frame
+		if err == nil {
+			f, err = c.fr.ReadFrameForHeader(fh)
+		}
 		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
 			f, err = c.hdr.read(hf)
 		}
@@ -121,12 +137,9 @@ func (c *Conn) dispatch(f http2.Frame) error {
 		}
 		return c.onClientHeaders(f)
 	case *http2.DataFrame:
-		if len(f.Data()) > 0 || f.StreamEnded() {
-			c.emptyData = 0
-		} else if c.emptyData++; c.emptyData > c.cfg.MaxEmptyDataFrames {
-			return fmt.Errorf("%w: more than %d empty DATA frames in a row", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm), c.cfg.MaxEmptyDataFrames)
-		}
-		return c.onDataReceived(f)
+		// Only before SETTINGS, which makes it a connection error in
+		// readFrames; afterwards DATA takes readData's path.
+		return http2.ConnectionError(http2.ErrCodeProtocol)
 	case *http2.RSTStreamFrame:
 		return c.onStreamReset(f)
 	case *http2.SettingsFrame:
@@ -188,17 +201,107 @@ func (c *Conn) nextIDLocked() uint32 {
 	return c.nextID
 }
 
-// onDataReceived charges DATA to both receive windows and feeds it to the
-// stream. Data nobody will read (padding, closed or broken streams) is
-// credited back at once.
-func (c *Conn) onDataReceived(f *http2.DataFrame) error {
-	id := f.StreamID
-	data := f.Data()
-	size := f.Length
+// readData reads the DATA frame whose header fh the Framer has read,
+// applying the checks x/net's Framer (parseDataFrame) would, and feeds its
+// payload to the stream from the read buffer, without the Framer's copy
+// into a frame buffer of its own.
+func (c *Conn) readData(fh http2.FrameHeader) error {
+	if fh.StreamID == 0 {
+		return fmt.Errorf("%w: DATA frame with stream ID 0", http2.ConnectionError(http2.ErrCodeProtocol))
+	}
+	size := fh.Length // what flow control charges: payload and padding
+	n := size         // the payload without padding
+	var pad uint32
+	if fh.Flags.Has(http2.FlagDataPadded) {
+		if size == 0 {
+			// A frame too short for its pad length (RFC 9113 §4.2).
+			return fmt.Errorf("%w: truncated DATA frame", http2.ConnectionError(http2.ErrCodeFrameSize))
+		}
+		p, err := c.rd.peek(1)
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		pad = uint32(p[0])
+		c.rd.discard(1)
+		if pad > size-1 {
+			return fmt.Errorf("%w: pad size larger than DATA payload", http2.ConnectionError(http2.ErrCodeProtocol))
+		}
+		n = size - 1 - pad
+	}
+	ended := fh.Flags.Has(http2.FlagDataEndStream)
+	if n > 0 || ended {
+		c.emptyData = 0
+	} else if c.emptyData++; c.emptyData > c.cfg.MaxEmptyDataFrames {
+		return fmt.Errorf("%w: more than %d empty DATA frames in a row", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm), c.cfg.MaxEmptyDataFrames)
+	}
+	s, err := c.onDataReceived(fh.StreamID, size, n, ended)
+	if err != nil {
+		return err
+	}
+	// The payload, fed as it is in the buffer (s nil: discarded), then
+	// the padding.
+	credit := int(size - n) // padding
+	for rest := n; rest > 0; {
+		p, err := c.rd.peek(int(rest))
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		if s != nil {
+			k, _ := s.Recv.OnData(p)
+			credit += k
+		}
+		c.rd.discard(len(p))
+		rest -= uint32(len(p))
+	}
+	if err := c.skip(int(pad)); err != nil {
+		return err
+	}
+	if s == nil {
+		return nil
+	}
+	if ended {
+		c.onStreamEnded(s, nil)
+	}
+	if credit > 0 {
+		c.mu.Lock()
+		s.creditLocked(credit)
+		c.mu.Unlock()
+	}
+	return nil
+}
+
+// skip reads and drops n bytes (a DATA frame's padding).
+func (c *Conn) skip(n int) error {
+	for n > 0 {
+		p, err := c.rd.peek(n)
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		c.rd.discard(len(p))
+		n -= len(p)
+	}
+	return nil
+}
+
+// unexpectedEOF reports the end of the connection inside a frame as the
+// Framer does (io.ReadFull's io.ErrUnexpectedEOF); sockReader.eof is set.
+func unexpectedEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// onDataReceived charges a DATA frame of size bytes (n of them payload,
+// the rest padding) to both receive windows, before its payload is read.
+// It returns the stream to feed the payload to, or nil when the payload is
+// to be dropped: data nobody will read (closed or broken streams) is
+// credited back at once, as is the connection's share of all data.
+func (c *Conn) onDataReceived(id, size, n uint32, ended bool) (*Stream, error) {
 	c.mu.Lock()
 	if !c.recv.take(size) {
 		c.mu.Unlock()
-		return http2.ConnectionError(http2.ErrCodeFlowControl)
+		return nil, http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
 	s := c.streams[id]
 	if s == nil || s.remoteEnded {
@@ -208,14 +311,14 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 		switch {
 		case s == nil && c.isIdleLocked(id):
 			c.mu.Unlock()
-			return http2.ConnectionError(http2.ErrCodeProtocol)
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
 		case s != nil:
 			// DATA after END_STREAM, half-closed (remote) (§5.1, §6.1):
 			// reset the stream and end it here too, so that nothing
 			// more is sent on it.
 			c.mu.Unlock()
 			c.onStreamError(id, http2.ErrCodeStreamClosed)
-			return nil
+			return nil, nil
 		case c.ignoreClosedLocked(id):
 			// Sent before the peer saw our RST_STREAM (closed.go).
 		default:
@@ -224,27 +327,27 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 			c.queueCtrl(ctrlFrame{kind: ctrlRST, stream: id, code: http2.ErrCodeStreamClosed})
 		}
 		c.mu.Unlock()
-		return nil
+		return nil, nil
 	}
 	if !s.recv.take(size) {
 		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeFlowControl)
-		return nil
+		return nil, nil
 	}
 	if !c.server && !s.gotHeader {
 		// A response's DATA before its HEADERS is malformed (RFC 9113 §8.1).
 		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
-		return nil
+		return nil, nil
 	}
-	s.dataLen += int64(len(data))
-	if !s.lengthOK(f.StreamEnded()) {
+	s.dataLen += int64(n)
+	if !s.lengthOK(ended) {
 		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
-		return nil
+		return nil, nil
 	}
 	// The stream's window now accounts for these bytes until its
 	// application consumes them; the connection's credit goes back at
@@ -255,18 +358,7 @@ func (c *Conn) onDataReceived(f *http2.DataFrame) error {
 	// windows (README, "Hardening").
 	c.creditLocked(int(size))
 	c.mu.Unlock()
-
-	credit, _ := s.Recv.OnData(data)
-	credit += int(size) - len(data) // padding
-	if f.StreamEnded() {
-		c.onStreamEnded(s, nil)
-	}
-	if credit > 0 {
-		c.mu.Lock()
-		s.creditLocked(credit)
-		c.mu.Unlock()
-	}
-	return nil
+	return s, nil
 }
 
 // creditLocked returns n bytes of connection credit, queueing a

@@ -181,6 +181,31 @@ func (r *sockReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// peek returns up to max buffered bytes without consuming them, reading
+// from the socket when none are buffered: the DATA path (readData) feeds
+// payloads to streams straight from the buffer. The bytes are valid until
+// the next call on r; discard consumes them.
+func (r *sockReader) peek(max int) ([]byte, error) {
+	if r.rpos == r.wpos {
+		if r.buf == nil && r.raw == nil {
+			r.buf = r.pool.Get().(*[]byte)
+		}
+		if n, err := r.fillBuf(); n == 0 {
+			return nil, err
+		}
+	}
+	return (*r.buf)[r.rpos:min(r.wpos, r.rpos+max)], nil
+}
+
+// discard consumes n bytes that peek returned, giving the buffer back to
+// the pool once it is empty (with raw), as Read does.
+func (r *sockReader) discard(n int) {
+	r.rpos += n
+	if r.rpos == r.wpos && r.raw != nil {
+		r.release()
+	}
+}
+
 // fill reads from the socket into p.
 func (r *sockReader) fill(p []byte) (int, error) {
 	n, err := r.r.Read(p)

@@ -179,3 +179,42 @@ func TestSockReaderWrapped(t *testing.T) {
 		t.Fatalf("read %q, %v; want %q", got, err, "x")
 	}
 }
+
+// TestSockReaderPeek: peek hands out buffered bytes without copying them,
+// at most max, reading only when nothing is buffered; discard consumes
+// them and, over TCP, gives the buffer back once it is empty.
+func TestSockReaderPeek(t *testing.T) {
+	a, b := tcpPair(t)
+	var r sockReader
+	r.init(a, 64)
+	if _, err := b.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.peek(4)
+	if err != nil || string(p) != "0123" {
+		t.Fatalf("peek(4) = %q, %v", p, err)
+	}
+	r.discard(len(p))
+	var rest []byte
+	for len(rest) < 6 {
+		p, err := r.peek(100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rest = append(rest, p...)
+		r.discard(len(p))
+	}
+	if string(rest) != "456789" {
+		t.Fatalf("the rest = %q", rest)
+	}
+	if r.buf != nil {
+		t.Fatal("buffer held with nothing left to parse")
+	}
+	b.Close()
+	if p, err := r.peek(1); err != io.EOF || len(p) != 0 {
+		t.Fatalf("peek after the peer closed: %q, %v, want io.EOF", p, err)
+	}
+	if !r.eof || r.buf != nil {
+		t.Fatalf("at the end: eof %v, buffer held %v", r.eof, r.buf != nil)
+	}
+}
