@@ -126,7 +126,8 @@ func (w *sockWriter) writeOut() error {
 	return err
 }
 
-// sockReader buffers what is read from the socket for the Framer, as
+// sockReader buffers what is read from the socket for the Framer (and
+// for readData, which takes DATA payloads from it with peek), as
 // bufio.Reader does. Where the socket lets us wait for it to be readable
 // without reading (rawReader, on TCP and Unix sockets), the buffer is taken
 // from the pool only once data is there and given back as soon as it has

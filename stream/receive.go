@@ -101,9 +101,12 @@ func (r *ReceiveStream) OnHeader(h *Header) {
 	r.mu.Unlock()
 }
 
-// OnData feeds a DATA payload. It returns the credit to give back at once:
-// bytes that went into a message nobody is queued ahead of, and bytes that
-// were discarded because the stream is closed or broken. A malformed or
+// OnData feeds a DATA payload, or a part of one: the connection hands over
+// what its read buffer holds, so p is only valid during the call and is
+// copied into the message being assembled, never kept. It returns the
+// credit to give back at once: bytes that went into a message nobody is
+// queued ahead of, and bytes that were discarded because the stream is
+// closed or broken. A malformed or
 // oversized message closes the stream with its status (also returned);
 // the stream is not reset here, because the call layer still answers with
 // that status (a server's RESOURCE_EXHAUSTED) or resets it (a client).
