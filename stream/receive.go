@@ -46,7 +46,7 @@ type ReceiveStream struct {
 
 	queue  []queued // complete messages; queue[head:] are waiting
 	head   int
-	inline [2]queued // backing array for the common short queue
+	inline [1]queued // backing array for the common queue of one
 	held   int       // credit held back for the message being assembled
 
 	header Header
