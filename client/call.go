@@ -35,6 +35,8 @@ const defaultMaxSendSize = 1<<31 - 1
 type Call struct {
 	cur         atomic.Pointer[connection.Stream] // the call's stream; replaced only by retry
 	first       connection.Stream                 // the first stream, allocated with the call
+	header      stream.Header                     // the first stream's request header block
+	trailer     stream.Header                     // the first stream's trailer block, once received
 	conn        *Conn
 	ctx         context.Context
 	codec       method.Codec
@@ -80,7 +82,8 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	co := &call.opts
 	co.maxSendSize = defaultMaxSendSize
 	co.apply(opts)
-	h := stream.Header{
+	h := &call.header
+	*h = stream.Header{
 		Method:         "POST",
 		Scheme:         c.scheme,
 		Path:           path,
@@ -97,14 +100,14 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 		h.Encoding = name
 	}
 	if co.codec != nil || co.subtype != "" {
-		if err := call.chooseCodec(c.opts.codec, &h); err != nil {
+		if err := call.chooseCodec(c.opts.codec, h); err != nil {
 			return nil, err
 		}
 	}
 	if co.authority != "" {
 		h.Authority = co.authority
 	}
-	md, err := outgoingMetadata(ctx, &h, co)
+	md, err := outgoingMetadata(ctx, h, co)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +129,10 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	if dl, ok := ctx.Deadline(); ok {
 		h.Timeout = metadata.EncodeTimeout(time.Until(dl))
 	}
-	st.Send.Header = h
+	// The call keeps the blocks: the header for a replay (retry.go), the
+	// trailer for its status and grpc.Trailer.
+	st.Send.UseHeader(h)
+	st.Recv.UseTrailer(&call.trailer)
 	if co.maxRecvSize > 0 {
 		st.Recv.SetMaxSize(co.maxRecvSize)
 	}

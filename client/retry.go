@@ -166,11 +166,13 @@ func (c *Call) retry(old *connection.Stream) bool {
 		st.Finish()
 		return false
 	}
-	h := old.Send.Header
+	// A block of its own: the sender may still be writing old's.
+	h := new(stream.Header)
+	*h = *old.Send.SentHeader()
 	if dl, ok := c.ctx.Deadline(); ok {
 		h.Timeout = metadata.EncodeTimeout(time.Until(dl))
 	}
-	st.Send.Header = h
+	st.Send.UseHeader(h)
 	if c.opts.maxRecvSize > 0 {
 		st.Recv.SetMaxSize(c.opts.maxRecvSize)
 	}

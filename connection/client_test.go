@@ -214,7 +214,7 @@ func TestClientHeaderListTooLarge(t *testing.T) {
 		p := cl.peer
 		p.Handshake(http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: 300})
 		st := cl.newCall(t, ctx)
-		st.Send.Header.MD = metadata.Pairs("x-big", string(bytes.Repeat([]byte{'a'}, 400)))
+		st.Send.Header().MD = metadata.Pairs("x-big", string(bytes.Repeat([]byte{'a'}, 400)))
 		if err := st.Send.SendLast([]byte("req"), false, nil); status.CodeOf(err) != status.Internal {
 			t.Fatalf("SendLast with a header list over the limit = %v, want INTERNAL", err)
 		}

@@ -120,14 +120,14 @@ func (cl *client) newCall(t *testing.T, ctx context.Context) *connection.Stream 
 	if err != nil {
 		t.Fatalf("NewStream: %v", err)
 	}
-	st.Send.Header = requestHeader()
+	*st.Send.Header() = requestHeader()
 	t.Cleanup(st.Finish)
 	return st
 }
 
 // setResponseHeader readies a server stream's response header.
 func setResponseHeader(st *connection.Stream) {
-	st.Send.Header = stream.Header{Status: 200, ContentType: "application/grpc"}
+	*st.Send.Header() = stream.Header{Status: 200, ContentType: "application/grpc"}
 }
 
 // okStatus is the trailer block of a successful call.

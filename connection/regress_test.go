@@ -121,7 +121,7 @@ func TestClientUnopenedStreamEndsWhenFirstWriteFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Send.Header = requestHeader()
+	*st.Send.Header() = requestHeader()
 	fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 	for deadline := time.Now().Add(5 * time.Second); cc.Usable(); {
 		if time.Now().After(deadline) {
@@ -216,7 +216,7 @@ func TestServerConnErrorWithStalledWriterEnds(t *testing.T) {
 	c := connection.NewServerConn(a, connection.Config{}, func(st *connection.Stream) {
 		handlers.Go(func() {
 			defer st.Finish()
-			st.Send.Header = stream.Header{Status: 200, ContentType: "application/grpc"}
+			*st.Send.Header() = stream.Header{Status: 200, ContentType: "application/grpc"}
 			st.Send.Send(make([]byte, 4<<20), false)
 		})
 	})
@@ -268,7 +268,7 @@ func TestNoDataAfterOwnReset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.Send.Header = requestHeader()
+		*st.Send.Header() = requestHeader()
 		var once sync.Once
 		cancelled := make(chan struct{})
 		log.mu.Lock()

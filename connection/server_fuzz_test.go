@@ -188,7 +188,7 @@ func echoHandler(st *connection.Stream) {
 	for {
 		m, err := st.Recv.Recv()
 		if err != nil {
-			st.Send.Header = stream.Header{Status: 200, ContentType: "application/grpc"}
+			*st.Send.Header() = stream.Header{Status: 200, ContentType: "application/grpc"}
 			if err != io.EOF {
 				st.Send.Close(&stream.Header{GRPCStatus: "13", GRPCMessage: "request failed"})
 				return

@@ -92,7 +92,7 @@ func testConcurrentStreams(t *testing.T, bufSize int) {
 				return
 			}
 			defer st.Finish()
-			st.Send.Header = requestHeader()
+			*st.Send.Header() = requestHeader()
 			// Sizes from a byte to several frames, content unique per
 			// stream and message.
 			want := make([][]byte, msgs)

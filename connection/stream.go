@@ -41,9 +41,9 @@ type Stream struct {
 	handling    bool  // server: its handler runs (counted in Conn.handlers)
 	remoteEnded bool  // END_STREAM received
 	localEnded  bool  // END_STREAM sent
-	resetErr    error // set once the stream was reset or its connection ended
 	refused     bool  // the peer never processed it: safe to retry
 	cutShort    bool  // server: END_STREAM is followed by RST_STREAM(CANCEL)
+	resetErr    error // set once the stream was reset or its connection ended
 }
 
 var (

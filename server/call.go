@@ -79,7 +79,7 @@ func (c *Call) setHeaderLocked(md metadata.MD) error {
 		return status.New(status.Internal, err.Error())
 	}
 	if len(md) > 0 {
-		h := &c.st.Send.Header
+		h := c.st.Send.Header()
 		h.MD = metadata.Join(h.MD, md)
 	}
 	return nil
@@ -97,7 +97,7 @@ func (c *Call) SetSendCompressor(name string) error {
 		return status.New(status.Internal, "grpc: SetSendCompressor called after headers were sent")
 	}
 	if name == "identity" || name == "" {
-		c.comp, c.st.Send.Header.Encoding = nil, ""
+		c.comp, c.st.Send.Header().Encoding = nil, ""
 		return nil
 	}
 	comp := c.opts.levels.Get(name)
@@ -107,7 +107,7 @@ func (c *Call) SetSendCompressor(name string) error {
 	if h := c.RequestHeader(); h == nil || (h.Encoding != name && !compression.Advertises(h.AcceptEncoding, name)) {
 		return status.Newf(status.Internal, "grpc: client does not support compressor %q", name)
 	}
-	c.comp, c.st.Send.Header.Encoding = comp, name
+	c.comp, c.st.Send.Header().Encoding = comp, name
 	return nil
 }
 

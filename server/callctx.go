@@ -30,15 +30,13 @@ import (
 // would through a chain of values.
 type callContext struct {
 	context.Context
-	c  *Call
-	h  *stream.Header // the request's header block
-	md metadata.MD    // h2grpc's incoming metadata: h.MD
+	c *Call
+	h *stream.Header // the request's header block; h.MD is h2grpc's incoming metadata
 
 	peer peer.Peer
 
 	grpcMDOnce sync.Once
 	grpcMD     grpcmd.MD
-	grpcVals   [4]string // backs grpcMD's values of the four request headers
 }
 
 func (x *callContext) Value(key any) any {
@@ -46,7 +44,7 @@ func (x *callContext) Value(key any) any {
 	case any(callKey{}):
 		return x.c
 	case keys.incoming:
-		return x.md
+		return x.h.MD
 	case keys.grpcIncoming:
 		x.grpcMDOnce.Do(x.buildGRPCMD)
 		return x.grpcMD
@@ -80,6 +78,9 @@ func (x *callContext) buildGRPCMD() {
 	for k, vs := range h.MD {
 		md[k] = vs
 	}
+	// One array backs the values of the four request headers; it is not
+	// kept in the call, which most handlers never make it for.
+	vals := new([4]string)
 	for i, kv := range [...]struct{ k, v string }{
 		{":authority", h.Authority},
 		{"user-agent", h.UserAgent},
@@ -87,8 +88,8 @@ func (x *callContext) buildGRPCMD() {
 		{"grpc-accept-encoding", h.AcceptEncoding},
 	} {
 		if kv.v != "" {
-			x.grpcVals[i] = kv.v
-			md[kv.k] = x.grpcVals[i : i+1 : i+1]
+			vals[i] = kv.v
+			md[kv.k] = vals[i : i+1 : i+1]
 		}
 	}
 	x.grpcMD = md
@@ -98,7 +99,7 @@ func (x *callContext) buildGRPCMD() {
 // the request's deadline, if any), for the request header h.
 func (c *Call) initCallContext(parent context.Context, h *stream.Header) {
 	x := &c.cctx
-	x.Context, x.c, x.h, x.md = parent, c, h, h.MD
+	x.Context, x.c, x.h = parent, c, h
 	x.peer = peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr(), AuthInfo: c.AuthInfo()}
 	c.ctx = x
 	if !keys.ok {

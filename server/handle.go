@@ -89,7 +89,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 	}
 	// Every response advertises what the server decompresses, so a client
 	// may compress its next calls (doc/compression.md).
-	st.Send.Header = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
+	*st.Send.Header() = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
 
 	c := &Call{st: st, codec: codec, opts: &s.opts}
 	hd := s.lookup(h.Path)
@@ -99,7 +99,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		c.desc = &method.Desc{Path: h.Path}
 	}
 	if h.Invalid != "" {
-		st.Send.Header.Status = 400
+		st.Send.Header().Status = 400
 		c.finish(status.New(status.Internal, h.Invalid))
 		return
 	}
@@ -108,7 +108,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 	if h.Timeout != "" {
 		d, err := metadata.DecodeTimeout(h.Timeout)
 		if err != nil {
-			st.Send.Header.Status = 400
+			st.Send.Header().Status = 400
 			c.finish(status.Newf(status.Internal, "malformed grpc-timeout %q: %v", h.Timeout, err))
 			return
 		}
@@ -150,7 +150,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		// Answer in the request's encoding, as grpc-go does; the client
 		// advertised it by using it.
 		name := compression.Negotiate(h.Encoding, h.AcceptEncoding)
-		c.comp, st.Send.Header.Encoding = s.opts.levels.Get(name), name
+		c.comp, st.Send.Header().Encoding = s.opts.levels.Get(name), name
 	}
 	c.finish(run(hd, c))
 }
@@ -240,7 +240,7 @@ func httpError(st *connection.Stream, code int, body string) {
 		n += len(m.Data)
 		m.Release()
 	}
-	st.Send.Header = stream.Header{Status: code, ContentType: "text/plain; charset=utf-8"}
+	*st.Send.Header() = stream.Header{Status: code, ContentType: "text/plain; charset=utf-8"}
 	if err := st.Send.CloseWithBody([]byte(body)); err != nil {
 		st.Cancel(fmt.Errorf("h2grpc: writing HTTP %d: %w", code, err))
 	}

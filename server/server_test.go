@@ -149,7 +149,7 @@ func rawStream(t *testing.T, addr string, h stream.Header) *connection.Stream {
 	if h.ContentType == "" {
 		h.ContentType = "application/grpc"
 	}
-	st.Send.Header = h
+	*st.Send.Header() = h
 	return st
 }
 

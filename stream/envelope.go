@@ -51,11 +51,12 @@ type Decoder struct {
 	// taken for the message.
 	MaxSize int
 
+	// Kept small: every open stream holds one.
+	buf  *[]byte // pooled buffer of the message being assembled; nil for an empty one
+	size uint32  // the announced length of the message being assembled
+	nmsg uint32  // bytes of it filled
 	hdr  [PrefixLen]byte
-	nhdr int     // bytes of hdr filled
-	buf  *[]byte // pooled buffer of the message being assembled
-	msg  []byte  // the message being assembled, len = announced length
-	nmsg int     // bytes of msg filled
+	nhdr uint8 // bytes of hdr filled
 }
 
 // Feed consumes bytes from p until one message is complete or p runs out. It
@@ -66,7 +67,7 @@ type Decoder struct {
 func (d *Decoder) Feed(p []byte) (n int, m Message, done bool, err error) {
 	if d.nhdr < PrefixLen {
 		c := copy(d.hdr[d.nhdr:], p)
-		d.nhdr += c
+		d.nhdr += uint8(c)
 		n = c
 		if d.nhdr < PrefixLen {
 			return n, Message{}, false, nil
@@ -82,18 +83,21 @@ func (d *Decoder) Feed(p []byte) (n int, m Message, done bool, err error) {
 		}
 		if size > 0 {
 			d.buf = getBuffer(int(size))
-			d.msg = (*d.buf)[:size]
 		}
-		d.nmsg = 0
+		d.size, d.nmsg = size, 0
 	}
-	c := copy(d.msg[d.nmsg:], p[n:])
-	d.nmsg += c
+	var msg []byte // the message being assembled
+	if d.buf != nil {
+		msg = (*d.buf)[:d.size]
+	}
+	c := copy(msg[d.nmsg:], p[n:])
+	d.nmsg += uint32(c)
 	n += c
-	if d.nmsg < len(d.msg) {
+	if d.nmsg < d.size {
 		return n, Message{}, false, nil
 	}
-	m = Message{Data: d.msg, Compressed: d.hdr[0] == 1, buf: d.buf}
-	d.nhdr, d.buf, d.msg, d.nmsg = 0, nil, nil, 0
+	m = Message{Data: msg, Compressed: d.hdr[0] == 1, buf: d.buf}
+	d.nhdr, d.buf, d.size, d.nmsg = 0, nil, 0, 0
 	return n, m, true, nil
 }
 

@@ -46,21 +46,24 @@ type ReceiveStream struct {
 
 	queue  []queued // complete messages; queue[head:] are waiting
 	head   int
-	inline [2]queued // backing array for the common short queue
+	inline [1]queued // backing array for the common queue of one
 	held   int       // credit held back for the message being assembled
 
-	header     Header
-	trailer    Header
+	header Header
+	// trailer holds the trailer block once hasTrailer is set: storage the
+	// owner gave (UseTrailer), else allocated on arrival. A server's
+	// streams seldom get one, so none is kept inline.
+	trailer *Header
+	err     error // io.EOF for a clean end
+
 	hasHeader  bool
 	hasTrailer bool
+	closed     bool
 
 	// What waiters wait for, so the reader wakes nobody needlessly: each
 	// wake-up of a parked goroutine costs a scheduler round trip.
 	waitMsg    bool
 	waitHeader bool
-
-	closed bool
-	err    error // io.EOF for a clean end
 }
 
 // Init prepares the stream; maxSize is the receive size limit (0 for
@@ -71,6 +74,11 @@ func (r *ReceiveStream) Init(flow Flow, maxSize int) {
 	r.dec.MaxSize = maxSize
 	r.queue = r.inline[:0]
 }
+
+// UseTrailer gives the storage the trailer block is kept in when it
+// arrives, so that a stream that gets one (a client's) allocates nothing
+// for it. Call it before the stream is shared.
+func (r *ReceiveStream) UseTrailer(h *Header) { r.trailer = h }
 
 // SetMaxSize changes the receive size limit; it takes effect from the next
 // message.
@@ -154,7 +162,10 @@ func (r *ReceiveStream) OnEnd(trailer *Header) {
 		return
 	}
 	if trailer != nil {
-		r.trailer = *trailer
+		if r.trailer == nil {
+			r.trailer = new(Header)
+		}
+		*r.trailer = *trailer
 		r.hasTrailer = true
 	}
 	if r.dec.Pending() {
@@ -259,7 +270,7 @@ func (r *ReceiveStream) Trailer() *Header {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.hasTrailer {
-		return &r.trailer
+		return r.trailer
 	}
 	return nil
 }

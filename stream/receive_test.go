@@ -397,3 +397,26 @@ func TestReceiveCreditConservation(t *testing.T) {
 		}
 	}
 }
+
+// The trailer block goes into the storage the owner gave, and only once
+// the trailers have arrived; without storage it is allocated on arrival.
+func TestReceiveUseTrailer(t *testing.T) {
+	for _, given := range []bool{true, false} {
+		r, _ := newReceive(0)
+		var storage stream.Header
+		if given {
+			r.UseTrailer(&storage)
+		}
+		if tr := r.Trailer(); tr != nil {
+			t.Fatalf("Trailer() before the end = %+v, want nil", tr)
+		}
+		r.OnEnd(&stream.Header{GRPCStatus: "3", GRPCMessage: "m"})
+		tr := r.Trailer()
+		if tr == nil || tr.GRPCStatus != "3" || tr.GRPCMessage != "m" {
+			t.Fatalf("Trailer() = %+v, want the block received", tr)
+		}
+		if given != (tr == &storage) {
+			t.Errorf("storage given %v: Trailer() is the storage: %v", given, tr == &storage)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package stream
 
-import "github.com/h2grpc/h2grpc/status"
+import (
+	"sync"
+
+	"github.com/h2grpc/h2grpc/status"
+)
 
 // Writer is what a SendStream needs from its connection. connection/
 // implements it.
@@ -37,21 +41,72 @@ type Batch struct {
 //
 // A SendStream is used by one goroutine at a time; the connection reports
 // resets through the errors WriteBatch returns.
+//
+// It holds no header block of its own: an open stream that has sent its
+// headers (a server's idle stream) would otherwise keep two dead 240-byte
+// blocks. The header block lives in storage the owner gives (UseHeader) or,
+// by default, in a pooled block that goes back to the pool once written;
+// the trailer block is pooled for the one write that sends it.
 type SendStream struct {
 	w Writer
 
-	// Header is the stream's header block, sent before the first message or
-	// with the close. Set it before the first Send.
-	Header Header
-
-	trailer    Header // storage for the block Close writes
+	header     *Header // the header block until it is sent; nil before first use
+	ownHeader  bool    // header is the owner's (UseHeader): never pooled
 	headerSent bool
 	ended      bool
 	err        error // sticky error from the Writer
 }
 
+// blockPool holds the header and trailer blocks of SendStreams while they
+// are being filled in and written; they are zeroed before they go back.
+var blockPool = sync.Pool{New: func() any { return new(Header) }}
+
+func getBlock() *Header { return blockPool.Get().(*Header) }
+
+func putBlock(h *Header) {
+	*h = Header{}
+	blockPool.Put(h)
+}
+
 // Init prepares the stream. It must be called before the stream is used.
 func (s *SendStream) Init(w Writer) { s.w = w }
+
+// Header returns the stream's header block, sent before the first message
+// or with the close, for the owner to fill in before the first Send. It
+// must not be used once HeaderSent reports true: the block may be back in
+// a pool by then.
+func (s *SendStream) Header() *Header {
+	if s.header == nil {
+		s.header = getBlock()
+	}
+	return s.header
+}
+
+// UseHeader makes *h the stream's header block, in place of a pooled one:
+// the stream reads it until the headers are sent and never releases it,
+// so the owner may read it afterwards (a client replaying its call on
+// another stream). Call it before the first Send.
+func (s *SendStream) UseHeader(h *Header) {
+	if s.header != nil && !s.ownHeader {
+		putBlock(s.header)
+	}
+	s.header, s.ownHeader = h, true
+}
+
+// SentHeader returns the header block that was sent when it is the
+// owner's (UseHeader), else nil.
+func (s *SendStream) SentHeader() *Header {
+	if s.ownHeader {
+		return s.header
+	}
+	return nil
+}
+
+// takeHeader marks the header block sent and returns it for a batch.
+func (s *SendStream) takeHeader() *Header {
+	s.headerSent = true
+	return s.Header()
+}
 
 // HeaderSent reports whether the header block has been written.
 func (s *SendStream) HeaderSent() bool { return s.headerSent }
@@ -67,8 +122,7 @@ func (s *SendStream) SendHeader() error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	s.headerSent = true
-	return s.write(Batch{Header: &s.Header})
+	return s.write(Batch{Header: s.takeHeader()})
 }
 
 // Send writes one message (the encoded bytes, compressed or not), preceded
@@ -92,12 +146,11 @@ func (s *SendStream) send(data []byte, compressed, end bool, trailer *Header) er
 	}
 	b := Batch{HasMessage: true, Prefix: Prefix(compressed, len(data)), Data: data, End: end}
 	if !s.headerSent {
-		b.Header = &s.Header
-		s.headerSent = true
+		b.Header = s.takeHeader()
 	}
 	if trailer != nil {
-		s.trailer = *trailer
-		b.Trailer = &s.trailer
+		b.Trailer = getBlock()
+		*b.Trailer = *trailer
 	}
 	s.ended = end
 	return s.write(b)
@@ -121,20 +174,22 @@ func (s *SendStream) Close(trailer *Header) error {
 	switch {
 	case trailer == nil:
 		if !s.headerSent {
-			b.Header = &s.Header
+			b.Header = s.takeHeader()
 		}
-	case !s.headerSent && len(s.Header.MD) == 0:
-		s.trailer = *trailer
-		s.trailer.Status = s.Header.Status
-		s.trailer.ContentType = s.Header.ContentType
-		s.trailer.AcceptEncoding = s.Header.AcceptEncoding
-		b.Trailer = &s.trailer
+	case !s.headerSent && len(s.Header().MD) == 0:
+		h := s.takeHeader()
+		b.Trailer = getBlock()
+		*b.Trailer = *trailer
+		b.Trailer.Status = h.Status
+		b.Trailer.ContentType = h.ContentType
+		b.Trailer.AcceptEncoding = h.AcceptEncoding
+		s.releaseHeader()
 	default:
 		if !s.headerSent {
-			b.Header = &s.Header
+			b.Header = s.takeHeader()
 		}
-		s.trailer = *trailer
-		b.Trailer = &s.trailer
+		b.Trailer = getBlock()
+		*b.Trailer = *trailer
 	}
 	s.headerSent = true
 	return s.write(b)
@@ -150,8 +205,8 @@ func (s *SendStream) CloseWithBody(body []byte) error {
 	if s.headerSent {
 		return errSendAfterClose
 	}
-	s.headerSent, s.ended = true, true
-	return s.write(Batch{Header: &s.Header, HasMessage: true, Raw: true, Data: body, End: true})
+	s.ended = true
+	return s.write(Batch{Header: s.takeHeader(), HasMessage: true, Raw: true, Data: body, End: true})
 }
 
 func (s *SendStream) check() error {
@@ -164,12 +219,28 @@ func (s *SendStream) check() error {
 	return nil
 }
 
+// write hands b to the Writer, then gives back the pooled blocks it held:
+// the Writer keeps nothing of a batch once it returns.
 func (s *SendStream) write(b Batch) error {
-	if err := s.w.WriteBatch(b); err != nil {
-		s.err = err
-		return err
+	err := s.w.WriteBatch(b)
+	if b.Header != nil {
+		s.releaseHeader()
 	}
-	return nil
+	if b.Trailer != nil {
+		putBlock(b.Trailer)
+	}
+	if err != nil {
+		s.err = err
+	}
+	return err
+}
+
+// releaseHeader returns a pooled header block once it has been sent.
+func (s *SendStream) releaseHeader() {
+	if s.header != nil && !s.ownHeader {
+		putBlock(s.header)
+		s.header = nil
+	}
 }
 
 var errSendAfterClose = status.New(status.Internal, "grpc: send on a stream that this side has closed")

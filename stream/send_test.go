@@ -43,7 +43,7 @@ func newSend() (*stream.SendStream, *batchRecorder) {
 	w := &batchRecorder{}
 	s := &stream.SendStream{}
 	s.Init(w)
-	s.Header = stream.Header{Status: 200, ContentType: "application/grpc"}
+	*s.Header() = stream.Header{Status: 200, ContentType: "application/grpc"}
 	return s, w
 }
 
@@ -62,7 +62,7 @@ func TestSendHeaderHeldUntilFirstSend(t *testing.T) {
 	if len(w.batches) != 0 || s.HeaderSent() {
 		t.Fatal("something was written before the first Send")
 	}
-	s.Header.Encoding = "gzip" // still free to change
+	s.Header().Encoding = "gzip" // still free to change
 	if err := s.Send([]byte("hello"), true); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSendLast(t *testing.T) {
 
 func TestCloseTrailersOnly(t *testing.T) {
 	s, w := newSend()
-	s.Header.AcceptEncoding = "gzip"
+	s.Header().AcceptEncoding = "gzip"
 	if err := s.Close(&stream.Header{GRPCStatus: "5", GRPCMessage: "not found"}); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestCloseTrailersOnly(t *testing.T) {
 
 func TestCloseTrailersOnlyWithMetadata(t *testing.T) {
 	s, w := newSend()
-	s.Header.MD = metadata.Pairs("x-header", "h")
+	s.Header().MD = metadata.Pairs("x-header", "h")
 	if err := s.Close(&stream.Header{GRPCStatus: "0", MD: metadata.Pairs("x-trailer", "t")}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestSendAfterClose(t *testing.T) {
 
 func TestCloseWithBody(t *testing.T) {
 	s, w := newSend()
-	s.Header = stream.Header{Status: 415, ContentType: "text/plain"}
+	*s.Header() = stream.Header{Status: 415, ContentType: "text/plain"}
 	if err := s.CloseWithBody([]byte("unsupported media type")); err != nil {
 		t.Fatal(err)
 	}
@@ -286,5 +286,64 @@ func TestSendWriterErrorSticks(t *testing.T) {
 	}
 	if n := len(w.take()); n != 1 {
 		t.Errorf("%d batches reached the writer, want only the failed one", n)
+	}
+}
+
+// A header block the owner gave stays the owner's: it is what was sent,
+// readable after the send (a client replays it on a retry), and later
+// sends do not touch it.
+func TestSendUseHeaderKeepsBlock(t *testing.T) {
+	w := &batchRecorder{}
+	s := &stream.SendStream{}
+	s.Init(w)
+	h := &stream.Header{Method: "POST", Path: "/a/b"}
+	s.UseHeader(h)
+	if s.Header() != h {
+		t.Fatal("Header() is not the block given to UseHeader")
+	}
+	if err := s.SendLast([]byte("x"), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if b := one(t, w); b.Header == nil || b.Header.Path != "/a/b" {
+		t.Errorf("sent header = %+v, want the owner's block", b.Header)
+	}
+	if s.SentHeader() != h || h.Path != "/a/b" || h.Method != "POST" {
+		t.Errorf("SentHeader() = %p %+v, want the owner's block unchanged (%p)", s.SentHeader(), h, h)
+	}
+}
+
+// A pooled header block is not the owner's: SentHeader has nothing to
+// give, and the trailers-only close still carries the header's fields.
+func TestSendPooledHeaderNotKept(t *testing.T) {
+	s, w := newSend()
+	s.Header().AcceptEncoding = "gzip"
+	if err := s.Close(&stream.Header{GRPCStatus: "5"}); err != nil {
+		t.Fatal(err)
+	}
+	b := one(t, w)
+	if b.Header != nil || b.Trailer == nil || b.Trailer.Status != 200 || b.Trailer.AcceptEncoding != "gzip" || b.Trailer.GRPCStatus != "5" {
+		t.Errorf("trailers-only batch = header %+v trailer %+v", b.Header, b.Trailer)
+	}
+	if s.SentHeader() != nil {
+		t.Errorf("SentHeader() = %+v for a pooled block, want nil", s.SentHeader())
+	}
+}
+
+// Blocks go back to the pool zeroed: a later stream that takes one sees
+// none of an earlier stream's fields (metadata above all).
+func TestSendPooledBlocksReturnZeroed(t *testing.T) {
+	for range 100 {
+		s, w := newSend()
+		s.Header().MD = metadata.Pairs("x-secret", "1")
+		tr := stream.Header{GRPCStatus: "0", MD: metadata.Pairs("x-trailer", "1")}
+		if err := s.SendLast([]byte("x"), false, &tr); err != nil {
+			t.Fatal(err)
+		}
+		w.take()
+		next := &stream.SendStream{}
+		next.Init(w)
+		if h := next.Header(); h.MD != nil || h.Status != 0 || h.GRPCStatus != "" {
+			t.Fatalf("a new stream's header block = %+v, want zero", h)
+		}
 	}
 }
