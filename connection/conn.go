@@ -55,14 +55,14 @@ type Conn struct {
 
 	// Owned by mu, which is never held across I/O.
 	mu           sync.Mutex
-	cond         sync.Cond // window credit, stream slots, stream count
-	streams      map[uint32]*Stream
-	active       int       // streams counted against the concurrency limit
-	idleSince    time.Time // when active last fell to 0, or the connection began (IdleFor)
-	handlers     int       // server: handlers running
-	pending      []*Stream // server: streams waiting for a handler slot
-	send         outflow   // connection-level send window
-	recv         inflow    // connection-level receive window
+	cond         sync.Cond          // window credit, stream slots, stream count
+	streams      map[uint32]*Stream // made with the first stream: a connection that never has one holds none
+	active       int                // streams counted against the concurrency limit
+	idleSince    time.Time          // when active last fell to 0, or the connection began (IdleFor)
+	handlers     int                // server: handlers running
+	pending      []*Stream          // server: streams waiting for a handler slot
+	send         outflow            // connection-level send window
+	recv         inflow             // connection-level receive window
 	peer         peerSettings
 	ctrl         []ctrlFrame // control frames waiting for the control writer
 	ctrlSpare    []ctrlFrame
@@ -110,7 +110,6 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		cfg:       cfg,
 		done:      make(chan struct{}),
 		ready:     make(chan struct{}),
-		streams:   make(map[uint32]*Stream),
 		idleSince: time.Now(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
@@ -310,7 +309,7 @@ func (c *Conn) teardown(cause error, linger bool) {
 	}
 	cause = c.err
 	streams := c.streams
-	c.streams = map[uint32]*Stream{}
+	c.streams = nil
 	c.pending = nil // in streams too: they are ended below
 	c.writeDone = true
 	c.cond.Broadcast()

@@ -72,7 +72,7 @@ func (c *Conn) onServerHeaders(f *http2.MetaHeadersFrame) error {
 	s.send.n = int64(c.peer.initialWindow)
 	s.recv.init(c.cfg.StreamWindow)
 	s.inTable, s.counted = true, true
-	c.streams[id] = s
+	c.addStreamLocked(s)
 	c.active++
 	c.mu.Unlock()
 	return c.onRequestReceived(s, f)
