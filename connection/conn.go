@@ -119,6 +119,9 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	}
 	c.cond.L = &c.mu
 	c.wcond.L = &c.wmu
+	// No control writer until start has written the preface: a frame
+	// queued before (a Drain before Serve, say) must not go first.
+	c.writing = true
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
 	c.base, c.cancel = context.WithCancel(context.Background())
@@ -137,7 +140,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 }
 
 // start writes our preface (the client's magic, then SETTINGS and the
-// connection window's growth).
+// connection window's growth), then lets the control writer run.
 func (c *Conn) start() error {
 	settings := []http2.Setting{
 		{ID: http2.SettingInitialWindowSize, Val: uint32(c.cfg.StreamWindow)},
@@ -163,6 +166,12 @@ func (c *Conn) start() error {
 	}
 	err := c.werr
 	c.unlockWrite()
+	c.mu.Lock()
+	c.writing = false // held since newConn
+	if c.wake {
+		c.wakeWriterLocked()
+	}
+	c.mu.Unlock()
 	return err
 }
 

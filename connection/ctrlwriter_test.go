@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/h2grpc/h2grpc/connection"
+	"github.com/h2grpc/h2grpc/internal/h2test"
 )
 
 // TestControlWriterOnlyWhileWorking: an idle connection runs no control
@@ -88,4 +89,42 @@ func TestControlWriterWakeUps(t *testing.T) {
 	cl.Close()
 	<-served
 	srv.Close()
+}
+
+// TestControlFramesWaitForPreface: control frames queued on a server
+// connection before Serve (a Drain's GOAWAY and PING) leave after its
+// SETTINGS, which must be the first frame (RFC 9113 §3.4).
+func TestControlFramesWaitForPreface(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		a, b := net.Pipe()
+		p := h2test.NewClient(ctx, t, b)
+		conn := connection.NewServerConn(a, connection.Config{}, func(st *connection.Stream) { st.Finish() })
+		drained := make(chan error, 1)
+		go func() { drained <- conn.Shutdown(ctx) }()
+		synctest.Wait()
+		served := make(chan struct{})
+		go func() {
+			conn.Serve()
+			close(served)
+		}()
+		fs := p.Handshake()
+		if fs[0].Type != http2.FrameSettings || fs[0].IsAck() {
+			t.Fatalf("first frame %v, want SETTINGS", fs[0])
+		}
+		// The shutdown's GOAWAY and PING come with the handshake or after.
+		ping := -1
+		for i := 0; ping < 0; i++ {
+			if i == len(fs) {
+				fs = append(fs, p.Next())
+			}
+			if fs[i].Type == http2.FramePing && !fs[i].IsAck() {
+				ping = i
+			}
+		}
+		p.WritePing(true, fs[ping].Ping)
+		if err := <-drained; err != nil {
+			t.Errorf("Shutdown = %v", err)
+		}
+		<-served
+	})
 }
