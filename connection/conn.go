@@ -34,6 +34,10 @@ type Conn struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the connection has finished
 
+	// c.writeLoop as a func value, made once: go c.writeLoop() would
+	// allocate its closure at each start of the control writer.
+	writeLoopFn func()
+
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
 	wcond    sync.Cond    // on wmu: a flush has finished (flushOut)
@@ -122,6 +126,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	// No control writer until start has written the preface: a frame
 	// queued before (a Drain before Serve, say) must not go first.
 	c.writing = true
+	c.writeLoopFn = c.writeLoop
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
 	c.base, c.cancel = context.WithCancel(context.Background())

@@ -174,7 +174,7 @@ func (c *Conn) wakeWriterLocked() {
 	c.wake = true
 	if !c.writing && !c.writeDone {
 		c.writing = true
-		go c.writeLoop()
+		go c.writeLoopFn()
 	}
 }
 
