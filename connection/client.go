@@ -97,7 +97,7 @@ func (c *Conn) openStreamLocked(s *Stream) error {
 	s.send.n = int64(c.peer.initialWindow)
 	s.recv.init(c.cfg.StreamWindow)
 	s.inTable = true
-	c.streams[s.id] = s
+	c.addStreamLocked(s)
 	return nil
 }
 

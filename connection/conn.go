@@ -30,11 +30,11 @@ type Conn struct {
 
 	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
 
-	base     context.Context // ends with the connection (the control writer watches it)
-	cancel   context.CancelFunc
-	done     chan struct{} // closed when the connection has finished
-	wdone    chan struct{} // closed when the control writer has exited
-	ctrlWake chan struct{} // one token: the control queue has work
+	done chan struct{} // closed when the connection has finished
+
+	// c.writeLoop as a func value, made once: go c.writeLoop() would
+	// allocate its closure at each start of the control writer.
+	writeLoopFn func()
 
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
@@ -56,30 +56,34 @@ type Conn struct {
 	lastPeerID uint32 // highest stream id the peer opened
 
 	// Owned by mu, which is never held across I/O.
-	mu          sync.Mutex
-	cond        sync.Cond // window credit, stream slots, stream count
-	streams     map[uint32]*Stream
-	active      int       // streams counted against the concurrency limit
-	idleSince   time.Time // when active last fell to 0, or the connection began (IdleFor)
-	handlers    int       // server: handlers running
-	pending     []*Stream // server: streams waiting for a handler slot
-	send        outflow   // connection-level send window
-	recv        inflow    // connection-level receive window
-	peer        peerSettings
-	ctrl        []ctrlFrame // control frames waiting for the control writer
-	ctrlSpare   []ctrlFrame
-	closeAfter  bool      // close the socket once the control queue is written
-	lingering   bool      // ...after reading what the peer still sends (Conn.linger)
-	goAwayRecv  bool      // the peer sent GOAWAY
-	goAwayID    uint32    // the peer's last-stream-id
-	goAwaySent  bool      // we sent our final GOAWAY
-	goAwayLast  uint32    // its last-stream-id
-	resets      idLog     // streams we reset (closed.go)
-	skipped     []idRange // stream ids the peer skipped (closed.go)
-	shutdownAck chan struct{}
-	pings       map[[8]byte]chan struct{} // Ping's waiting for their ACK
-	pingSeq     uint64                    // Ping's last payload
-	err         error                     // why the connection ended; nil while it runs
+	mu           sync.Mutex
+	cond         sync.Cond          // window credit, stream slots, stream count
+	streams      map[uint32]*Stream // made with the first stream: a connection that never has one holds none
+	active       int                // streams counted against the concurrency limit
+	idleSince    time.Time          // when active last fell to 0, or the connection began (IdleFor)
+	handlers     int                // server: handlers running
+	pending      []*Stream          // server: streams waiting for a handler slot
+	send         outflow            // connection-level send window
+	recv         inflow             // connection-level receive window
+	peer         peerSettings
+	ctrl         []ctrlFrame // control frames waiting for the control writer
+	ctrlSpare    []ctrlFrame
+	wake         bool      // the control writer has work: a wake-up it has not seen yet
+	writing      bool      // a control writer goroutine runs (wakeWriterLocked)
+	writeDone    bool      // no control writer will start again (teardown, or the final write)
+	writerWaited bool      // waitWriter waits on cond for the control writer to exit
+	closeAfter   bool      // close the socket once the control queue is written
+	lingering    bool      // ...after reading what the peer still sends (Conn.linger)
+	goAwayRecv   bool      // the peer sent GOAWAY
+	goAwayID     uint32    // the peer's last-stream-id
+	goAwaySent   bool      // we sent our final GOAWAY
+	goAwayLast   uint32    // its last-stream-id
+	resets       idLog     // streams we reset (closed.go)
+	skipped      []idRange // stream ids the peer skipped (closed.go)
+	shutdownAck  chan struct{}
+	pings        map[[8]byte]chan struct{} // Ping's waiting for their ACK
+	pingSeq      uint64                    // Ping's last payload
+	err          error                     // why the connection ended; nil while it runs
 
 	framesRead   atomic.Uint64 // by the reader: Activity
 	sentResponse atomic.Bool   // a DATA or HEADERS frame was written since the client's last PING (keepalive enforcement)
@@ -108,9 +112,6 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		cfg:       cfg,
 		done:      make(chan struct{}),
 		ready:     make(chan struct{}),
-		wdone:     make(chan struct{}),
-		ctrlWake:  make(chan struct{}, 1),
-		streams:   make(map[uint32]*Stream),
 		idleSince: time.Now(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
@@ -120,9 +121,12 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	}
 	c.cond.L = &c.mu
 	c.wcond.L = &c.wmu
+	// No control writer until start has written the preface: a frame
+	// queued before (a Drain before Serve, say) must not go first.
+	c.writing = true
+	c.writeLoopFn = c.writeLoop
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
-	c.base, c.cancel = context.WithCancel(context.Background())
 	c.fr = http2.NewFramer(&c.bw, &c.rd)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
@@ -138,7 +142,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 }
 
 // start writes our preface (the client's magic, then SETTINGS and the
-// connection window's growth) and starts the control writer.
+// connection window's growth), then lets the control writer run.
 func (c *Conn) start() error {
 	settings := []http2.Setting{
 		{ID: http2.SettingInitialWindowSize, Val: uint32(c.cfg.StreamWindow)},
@@ -164,7 +168,12 @@ func (c *Conn) start() error {
 	}
 	err := c.werr
 	c.unlockWrite()
-	go c.writeLoop()
+	c.mu.Lock()
+	c.writing = false // held since newConn
+	if c.wake {
+		c.wakeWriterLocked()
+	}
+	c.mu.Unlock()
 	return err
 }
 
@@ -311,14 +320,14 @@ func (c *Conn) teardown(cause error, linger bool) {
 	}
 	cause = c.err
 	streams := c.streams
-	c.streams = map[uint32]*Stream{}
+	c.streams = nil
 	c.pending = nil // in streams too: they are ended below
+	c.writeDone = true
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	if !linger {
 		c.nc.Close()
 	}
-	c.cancel()
 	serr := c.streamEndError(cause)
 	for _, s := range streams {
 		s.fail(serr)
@@ -327,7 +336,7 @@ func (c *Conn) teardown(cause error, linger bool) {
 		c.linger()
 		c.nc.Close()
 	}
-	<-c.wdone
+	c.waitWriter()
 	close(c.done)
 }
 

@@ -24,7 +24,7 @@ func (c *Conn) readLoop() {
 		c.lingering = true
 		c.queueFatal(http2.ErrCode(ce), err)
 		c.mu.Unlock()
-		<-c.wdone // the control writer writes GOAWAY, then shuts our sending side
+		c.waitWriter() // the control writer writes GOAWAY, then shuts our sending side
 		c.teardown(err, true)
 		return
 	}

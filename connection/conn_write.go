@@ -61,10 +61,9 @@ func (c *Conn) flushOut() {
 	c.wmu.Lock()
 	for round := 0; c.bw.Buffered() > 0 && c.werr == nil; round++ {
 		if round == maxFlushRounds {
-			select {
-			case c.ctrlWake <- struct{}{}:
-			default:
-			}
+			c.mu.Lock()
+			c.wakeWriterLocked()
+			c.mu.Unlock()
 			break
 		}
 		c.bw.take()
@@ -108,7 +107,8 @@ const (
 	ctrlGoAway
 )
 
-// queueCtrl hands a control frame to the control writer; c.mu must be held.
+// queueCtrl hands a control frame to the control writer, starting one if
+// none runs; c.mu must be held.
 // A peer that makes us queue too many (a flood) loses the connection.
 func (c *Conn) queueCtrl(f ctrlFrame) {
 	if c.closeAfter {
@@ -120,10 +120,7 @@ func (c *Conn) queueCtrl(f ctrlFrame) {
 	} else {
 		c.ctrl = append(c.ctrl, f)
 	}
-	select {
-	case c.ctrlWake <- struct{}{}:
-	default:
-	}
+	c.wakeWriterLocked()
 }
 
 // queueFatal queues GOAWAY with code and closes the connection once it is
@@ -156,10 +153,7 @@ func (c *Conn) closeSoonLocked() {
 		c.closeAfter = true
 		c.nc.SetWriteDeadline(time.Now().Add(closeWriteTimeout))
 	}
-	select {
-	case c.ctrlWake <- struct{}{}:
-	default:
-	}
+	c.wakeWriterLocked()
 }
 
 // errWriteShut is the sticky write error once the final GOAWAY of a
@@ -171,15 +165,33 @@ var errWriteShut = errors.New("h2grpc: connection closing after GOAWAY")
 // writing its last frames.
 const closeWriteTimeout = time.Second
 
-// writeLoop is the control writer: it writes what the reader queued.
+// wakeWriterLocked has the control writer run: it starts one unless one
+// is running, which sees the wake-up before it exits, or the connection
+// is past its last write (writeDone). The control writer exists only while
+// there is work, so an idle connection has no goroutine but its reader.
+// c.mu must be held.
+func (c *Conn) wakeWriterLocked() {
+	c.wake = true
+	if !c.writing && !c.writeDone {
+		c.writing = true
+		go c.writeLoopFn()
+	}
+}
+
+// writeLoop is the control writer: it writes what the reader queued, and
+// takes over a flush that has made its rounds (flushOut), until no
+// wake-up is left. Whether to go on is decided under c.mu, where
+// wakeWriterLocked decides whether to start a writer: no wake-up is lost.
 func (c *Conn) writeLoop() {
-	defer close(c.wdone)
 	for {
-		select {
-		case <-c.ctrlWake:
-		case <-c.base.Done():
+		c.mu.Lock()
+		if !c.wake || c.writeDone {
+			c.writerExitLocked()
+			c.mu.Unlock()
 			return
 		}
+		c.wake = false
+		c.mu.Unlock()
 		c.lockWrite()
 		closeAfter, linger := c.writeCtrlQueue()
 		c.unlockWrite()
@@ -187,9 +199,35 @@ func (c *Conn) writeLoop() {
 			if !linger {
 				c.nc.Close()
 			}
+			c.mu.Lock()
+			c.writeDone = true
+			c.writerExitLocked()
+			c.mu.Unlock()
 			return
 		}
 	}
+}
+
+// writerExitLocked records that the control writer exits; c.mu must be
+// held.
+func (c *Conn) writerExitLocked() {
+	c.writing = false
+	if c.writerWaited {
+		c.writerWaited = false
+		c.cond.Broadcast()
+	}
+}
+
+// waitWriter waits until no control writer runs. After teardown has set
+// writeDone none starts again, so the connection leaves no goroutine
+// behind.
+func (c *Conn) waitWriter() {
+	c.mu.Lock()
+	for c.writing {
+		c.writerWaited = true
+		c.cond.Wait()
+	}
+	c.mu.Unlock()
 }
 
 // writeCtrlQueue writes the queued control frames; wmu must be held. The

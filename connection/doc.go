@@ -11,6 +11,9 @@
 //     discarded data, RST_STREAM, GOAWAY) go to a bounded control queue that
 //     the control writer goroutine drains; a stream about to write DATA
 //     drains it first, so an ACK leaves before the DATA its SETTINGS allow.
+//     The control writer runs only while there is work: queueing a frame
+//     starts it, and it exits once nothing is left, so an idle connection
+//     has one goroutine, its reader.
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.

@@ -72,7 +72,7 @@ func (c *Conn) onServerHeaders(f *http2.MetaHeadersFrame) error {
 	s.send.n = int64(c.peer.initialWindow)
 	s.recv.init(c.cfg.StreamWindow)
 	s.inTable, s.counted = true, true
-	c.streams[id] = s
+	c.addStreamLocked(s)
 	c.active++
 	c.mu.Unlock()
 	return c.onRequestReceived(s, f)
@@ -96,10 +96,10 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
 	}
-	// Not a child of c.base: the connection ends every stream it still
-	// holds (teardown), and Finish ends the rest, so registering each
-	// stream under the connection's context would only cost a map insert
-	// and delete per call, on a map every call of the connection shares.
+	// Not the child of a context of the connection's: the connection ends
+	// every stream it still holds (teardown), and Finish ends the rest, so
+	// registering each stream under a connection context would only cost
+	// a map insert and delete per call, on a map every call shares.
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.Recv.OnHeader(&h)
 	if f.StreamEnded() {

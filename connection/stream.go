@@ -256,6 +256,15 @@ func (s *Stream) endHalves(err error) {
 	}
 }
 
+// addStreamLocked puts s in the stream table under its id; Conn.mu must
+// be held.
+func (c *Conn) addStreamLocked(s *Stream) {
+	if c.streams == nil {
+		c.streams = make(map[uint32]*Stream)
+	}
+	c.streams[s.id] = s
+}
+
 // removeLocked takes s out of the stream table and frees its slot; Conn.mu
 // must be held.
 func (c *Conn) removeLocked(s *Stream) {
