@@ -20,8 +20,10 @@ import (
 func TestKeepaliveDetectsDeadServer(t *testing.T) {
 	ctx := testserver.Context(t, 10*time.Second)
 	dialer, peers := fakeServers(t, ctx)
+	// Periods long enough that on a loaded machine the request is out
+	// before a ping can go unanswered (with 100 ms, it once was not).
 	c, p := dialFake(t, dialer, peers, client.WithKeepalive(client.KeepaliveParams{
-		Time: 100 * time.Millisecond, Timeout: 100 * time.Millisecond}))
+		Time: 250 * time.Millisecond, Timeout: 250 * time.Millisecond}))
 	done := make(chan error, 1)
 	go func() {
 		_, err := pb.NewExampleClient(c).UnaryUnary(ctx, &pb.ExampleRequest{})
