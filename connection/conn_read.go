@@ -295,19 +295,24 @@ func unexpectedEOF(err error) error {
 // onDataReceived charges a DATA frame of size bytes (n of them payload,
 // the rest padding) to both receive windows, before its payload is read.
 // It returns the stream to feed the payload to, or nil when the payload is
-// to be dropped: data nobody will read (closed or broken streams) is
-// credited back at once, as is the connection's share of all data.
+// to be dropped (closed or broken streams).
 func (c *Conn) onDataReceived(id, size, n uint32, ended bool) (*Stream, error) {
 	c.mu.Lock()
 	if !c.recv.take(size) {
 		c.mu.Unlock()
 		return nil, http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
+	// The connection's credit goes back at once, whatever becomes of the
+	// data: a stream's own window accounts for what it holds until its
+	// application consumes it. Held back until consumption, it would let
+	// streams nobody reads yet spend the connection window and stall every
+	// other stream, even deadlock an application that reads its streams
+	// one after another. What a connection holds stays bounded by its
+	// streams' windows (README, "Defaults").
+	c.creditLocked(int(size))
 	s := c.streams[id]
 	if s == nil || s.remoteEnded {
-		// Not open for the peer: the data is dropped, its credit goes
-		// back to the connection (RFC 9113 §6.9).
-		c.creditLocked(int(size))
+		// Not open for the peer: the data is dropped (RFC 9113 §6.9).
 		switch {
 		case s == nil && c.isIdleLocked(id):
 			c.mu.Unlock()
@@ -330,33 +335,22 @@ func (c *Conn) onDataReceived(id, size, n uint32, ended bool) (*Stream, error) {
 		return nil, nil
 	}
 	if !s.recv.take(size) {
-		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeFlowControl)
 		return nil, nil
 	}
 	if !c.server && !s.gotHeader {
 		// A response's DATA before its HEADERS is malformed (RFC 9113 §8.1).
-		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil, nil
 	}
 	s.dataLen += int64(n)
 	if !s.lengthOK(ended) {
-		c.creditLocked(int(size))
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil, nil
 	}
-	// The stream's window now accounts for these bytes until its
-	// application consumes them; the connection's credit goes back at
-	// once. Held back until consumption, it would let streams nobody
-	// reads yet spend the connection window and stall every other stream,
-	// even deadlock an application that reads its streams one after
-	// another. What a connection holds stays bounded by its streams'
-	// windows (README, "Hardening").
-	c.creditLocked(int(size))
 	c.mu.Unlock()
 	return s, nil
 }
