@@ -148,6 +148,7 @@ func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
 			c.onStreamEndedChecked(s, &h)
 		} else {
 			s.Recv.OnHeader(&h)
+			c.queueWake(s)
 		}
 		return nil
 	}

@@ -50,6 +50,7 @@ type Conn struct {
 	// Owned by the reader goroutine.
 	gotSettings bool
 	emptyData   int           // DATA frames without payload or END_STREAM in a row
+	due         []*Stream     // streams with a handler start or wake-up to deliver (batch.go)
 	ready       chan struct{} // closed once the peer's first SETTINGS is applied
 
 	// Written by the reader under mu; read under mu.
@@ -127,6 +128,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	c.writeLoopFn = c.writeLoop
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
+	c.rd.beforeRead = c.flushDue
 	c.fr = http2.NewFramer(&c.bw, &c.rd)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)

@@ -16,6 +16,7 @@ import (
 // the event handlers until the connection ends, then tears it down.
 func (c *Conn) readLoop() {
 	err := c.readFrames()
+	c.flushDue()
 	var ce http2.ConnectionError
 	if errors.As(err, &ce) {
 		// A connection error (RFC 9113 §5.4.1): GOAWAY with its code, and
@@ -249,6 +250,7 @@ func (c *Conn) readData(fh http2.FrameHeader) error {
 		if s != nil {
 			k, _ := s.Recv.OnData(p)
 			credit += k
+			c.queueWake(s)
 		}
 		c.rd.discard(len(p))
 		rest -= uint32(len(p))

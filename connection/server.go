@@ -11,7 +11,8 @@ import (
 )
 
 // NewServerConn prepares the server side of nc. handle is called on the
-// reader goroutine for each new stream and must not block: it starts the
+// reader goroutine for each new stream, once the read that brought its
+// header block is parsed (batch.go), and must not block: it starts the
 // stream's handler goroutine, which ends the stream (Send.Close or
 // Stream.Cancel) and then calls Stream.Finish. Calling it synchronously
 // lets the server count handlers before the connection can end.
@@ -118,7 +119,7 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 	}
 	c.mu.Unlock()
 	if start {
-		c.handle(s)
+		c.queueStart(s)
 	}
 	return nil
 }

@@ -147,6 +147,9 @@ type sockReader struct {
 	// connection and a frame too short for the fields its flags announce
 	// with the same io.ErrUnexpectedEOF.
 	eof bool
+	// beforeRead, if set, runs before each read from the socket, which
+	// may block: the connection delivers what it batched (batch.go).
+	beforeRead func()
 }
 
 func (r *sockReader) init(rd io.Reader, size int) {
@@ -209,6 +212,9 @@ func (r *sockReader) discard(n int) {
 
 // fill reads from the socket into p.
 func (r *sockReader) fill(p []byte) (int, error) {
+	if r.beforeRead != nil {
+		r.beforeRead()
+	}
 	n, err := r.r.Read(p)
 	if err != nil {
 		r.eof = true
@@ -223,6 +229,9 @@ func (r *sockReader) fillBuf() (int, error) {
 	var n int
 	var err error
 	if r.raw != nil {
+		if r.beforeRead != nil {
+			r.beforeRead()
+		}
 		r.raw.reader = r
 		n, err = r.raw.read()
 	} else {

@@ -32,6 +32,8 @@ type Stream struct {
 	gotHeader     bool  // a header block has arrived
 	contentLength int64 // the peer's content-length; -1 without one
 	dataLen       int64 // DATA payload received, padding excluded
+	dueStart      bool  // its handler waits to be started (batch.go)
+	dueWake       bool  // its receiving half may owe a wake-up (batch.go)
 
 	// Owned by Conn.mu.
 	send        outflow
@@ -62,6 +64,7 @@ func (c *Conn) initStream(s *Stream) {
 	s.conn, s.contentLength = c, -1
 	s.Send.Init(s)
 	s.Recv.Init(s, c.cfg.MaxRecvMsgSize)
+	s.Recv.BatchWakeups()
 }
 
 // ID returns the stream id; 0 for a client stream that has sent nothing.
@@ -344,4 +347,5 @@ func (c *Conn) onStreamEnded(s *Stream, trailer *stream.Header) {
 	}
 	c.mu.Unlock()
 	s.Recv.OnEnd(trailer)
+	c.queueWake(s)
 }

@@ -60,6 +60,11 @@ type ReceiveStream struct {
 	hasTrailer bool
 	closed     bool
 
+	// batch says the connection's reader delivers wake-ups itself (Wake)
+	// once it has parsed all it read; due says one is owed.
+	batch bool
+	due   bool
+
 	// What waiters wait for, so the reader wakes nobody needlessly: each
 	// wake-up of a parked goroutine costs a scheduler round trip.
 	waitMsg    bool
@@ -73,6 +78,35 @@ func (r *ReceiveStream) Init(flow Flow, maxSize int) {
 	r.flow = flow
 	r.dec.MaxSize = maxSize
 	r.queue = r.inline[:0]
+}
+
+// BatchWakeups makes the On* methods leave waking the stream's waiters to
+// Wake, which the connection's reader calls once it has parsed everything
+// one read from the socket brought. A unary response is a header block, a
+// message and trailers, usually read at once: woken on the first, its
+// caller would run, find the call unfinished and sleep again, and each
+// wake-up of a parked goroutine costs a scheduler round trip (often a
+// futex call and a thread switch). Call it before the stream is shared.
+func (r *ReceiveStream) BatchWakeups() { r.batch = true }
+
+// Wake wakes the stream's waiters if an On* call owes them a wake-up.
+func (r *ReceiveStream) Wake() {
+	r.mu.Lock()
+	if r.due {
+		r.due = false
+		r.cond.Broadcast()
+	}
+	r.mu.Unlock()
+}
+
+// signalLocked wakes the waiters for something the reader fed, now or,
+// when it batches wake-ups, at its next Wake.
+func (r *ReceiveStream) signalLocked() {
+	if r.batch {
+		r.due = true
+		return
+	}
+	r.cond.Broadcast()
 }
 
 // UseTrailer gives the storage the trailer block is kept in when it
@@ -103,7 +137,7 @@ func (r *ReceiveStream) OnHeader(h *Header) {
 		r.header = *h
 		r.hasHeader = true
 		if r.waitHeader {
-			r.cond.Broadcast()
+			r.signalLocked()
 		}
 	}
 	r.mu.Unlock()
@@ -131,7 +165,7 @@ func (r *ReceiveStream) OnData(p []byte) (credit int, err error) {
 		if ferr != nil {
 			r.dec.Reset()
 			credit += k + len(p) - n
-			r.closeLocked(ferr)
+			r.endLocked(ferr)
 			return credit, ferr
 		}
 		if r.head == len(r.queue) {
@@ -146,7 +180,7 @@ func (r *ReceiveStream) OnData(p []byte) (credit int, err error) {
 		}
 	}
 	if signal && r.waitMsg {
-		r.cond.Broadcast()
+		r.signalLocked()
 	}
 	return credit, nil
 }
@@ -170,10 +204,10 @@ func (r *ReceiveStream) OnEnd(trailer *Header) {
 	}
 	if r.dec.Pending() {
 		r.dec.Reset()
-		r.closeLocked(status.New(status.Internal, "grpc: stream ended in the middle of a message"))
+		r.endLocked(status.New(status.Internal, "grpc: stream ended in the middle of a message"))
 		return
 	}
-	r.closeLocked(io.EOF)
+	r.endLocked(io.EOF)
 }
 
 // Close ends the stream with err unless it has ended already: the first
@@ -190,7 +224,20 @@ func (r *ReceiveStream) closeLocked(err error) {
 	}
 	r.closed = true
 	r.err = err
+	r.due = false
 	r.cond.Broadcast()
+}
+
+// endLocked is closeLocked for the reader's On* methods.
+func (r *ReceiveStream) endLocked(err error) {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.err = err
+	if r.waitMsg || r.waitHeader {
+		r.signalLocked()
+	}
 }
 
 // Drain closes the stream with err (if it is still open), drops every queued

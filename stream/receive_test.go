@@ -420,3 +420,59 @@ func TestReceiveUseTrailer(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiveBatchWakeups: with BatchWakeups, what the reader feeds wakes a
+// waiting receiver only at Wake, once, with everything fed meanwhile; Close
+// (from any goroutine) wakes at once.
+func TestReceiveBatchWakeups(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, _ := newReceive(0)
+		r.BatchWakeups()
+		type result struct {
+			m   stream.Message
+			err error
+		}
+		got := make(chan result, 2)
+		go func() {
+			m, err := r.Recv()
+			got <- result{m, err}
+			m, err = r.Recv()
+			got <- result{m, err}
+		}()
+		synctest.Wait()
+		onData(t, r, encode(false, pattern(5)))
+		r.OnEnd(nil)
+		synctest.Wait()
+		select {
+		case <-got:
+			t.Fatal("receiver woken before Wake")
+		default:
+		}
+		r.Wake()
+		synctest.Wait()
+		if res := <-got; res.err != nil || !bytes.Equal(res.m.Data, pattern(5)) {
+			t.Fatalf("first Recv: %v", res.err)
+		}
+		if res := <-got; res.err != io.EOF {
+			t.Fatalf("second Recv: %v, want EOF", res.err)
+		}
+
+		r2, _ := newReceive(0)
+		r2.BatchWakeups()
+		go func() {
+			_, err := r2.Recv()
+			got <- result{err: err}
+		}()
+		synctest.Wait()
+		r2.Close(errors.New("gone"))
+		synctest.Wait()
+		select {
+		case res := <-got:
+			if res.err == nil || res.err.Error() != "gone" {
+				t.Fatalf("Recv after Close: %v", res.err)
+			}
+		default:
+			t.Fatal("Close did not wake the receiver")
+		}
+	})
+}
