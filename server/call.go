@@ -31,6 +31,10 @@ type Call struct {
 	dcomp compression.Compressor // the request's grpc-encoding; nil for identity
 	cctx  callContext            // what ctx is, unless forwarding wraps it
 
+	// callWG is the server's, which counts the deadline's work while it
+	// may still run (handle.go); set for a request with a deadline.
+	callWG *sync.WaitGroup
+
 	// sendMu orders the handler's sends with the status a passing deadline
 	// writes on its own.
 	sendMu     sync.Mutex

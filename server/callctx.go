@@ -13,7 +13,7 @@ import (
 )
 
 // callContext is a handler's context: the stream's context (with the
-// request's deadline, if any) plus, in one value, what a chain of
+// request's deadline, if any; see connection.Stream.Context) plus, in one value, what a chain of
 // context.WithValue would hold: the call itself (CallFromContext),
 // h2grpc's incoming metadata, and what grpc-go gives its handlers:
 // grpc-go's incoming metadata (with the four request headers grpc-go shows
@@ -55,6 +55,43 @@ func (x *callContext) Value(key any) any {
 	}
 	return x.Context.Value(key)
 }
+
+// afterFuncer is the method the context package looks for on a parent
+// context that is not one of its own: it registers a child's cancellation
+// with it instead of starting a goroutine to watch the parent's Done.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
+// AfterFunc passes the stream context's on, so that the contexts a
+// handler derives from its own (context.WithCancel, WithTimeout,
+// AfterFunc) are registered with the stream's context, as they would be
+// with a context.WithCancel, instead of each starting a goroutine.
+func (x *callContext) AfterFunc(f func()) (stop func() bool) {
+	if a, ok := x.Context.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(x.Context, f)
+}
+
+// keepAfterFunc gives ctx, a context made over base (a handler's context
+// wrapped with more values), base's AfterFunc, for the same reason as
+// callContext.AfterFunc.
+func keepAfterFunc(ctx context.Context, base afterFuncer) context.Context {
+	if _, ok := ctx.(afterFuncer); ok {
+		return ctx
+	}
+	return &withAfterFunc{ctx, base}
+}
+
+type withAfterFunc struct {
+	context.Context
+	base afterFuncer
+}
+
+func (w *withAfterFunc) AfterFunc(f func()) (stop func() bool) { return w.base.AfterFunc(f) }
+
+func (w *withAfterFunc) String() string { return contextName(w.Context) }
 
 // String names the context when it is printed, as the context package's
 // own types do.
@@ -103,7 +140,7 @@ func (c *Call) initCallContext(parent context.Context, h *stream.Header) {
 	x.peer = peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr(), AuthInfo: c.AuthInfo()}
 	c.ctx = x
 	if !keys.ok {
-		c.ctx = withValueChain(parent, c, h)
+		c.ctx = keepAfterFunc(withValueChain(parent, c, h), x)
 	}
 }
 
