@@ -31,7 +31,7 @@ import (
 // All methods may be called from any goroutine.
 type streamContext struct {
 	mu    sync.Mutex
-	state atomic.Uint32 // ctxLive, then ctxCanceled or ctxExpired; set under mu
+	state atomic.Uint32 // ctxLive until it ends; set under mu
 	done  atomic.Value  // chan struct{}, made on first Done; set under mu
 
 	// deadline is set before the stream reaches its handler and never
@@ -39,19 +39,48 @@ type streamContext struct {
 	deadline time.Time
 
 	// Under mu.
-	cause   error       // why it ended
 	timer   *time.Timer // the deadline's; nil for none
-	funcs   map[uint64]func()
-	nextFn  uint64
 	handler DeadlineHandler
-	mirror  context.Context // Cause's answer once it ended; see Value
+	more    *ctxMore // made when first needed, which few calls do
 }
 
+// The states of a streamContext. The usual causes are states, so that the
+// context need not hold an error: with one, it and its Stream would not
+// fit together in the 704-byte size class.
 const (
-	ctxLive uint32 = iota
-	ctxCanceled
-	ctxExpired
+	ctxLive     uint32 = iota
+	ctxFinished        // Canceled; the cause is errFinished
+	ctxCanceled        // Canceled; the cause is more.cause
+	ctxExpired         // DeadlineExceeded, the cause too
 )
+
+// ctxMore is what few stream contexts need.
+type ctxMore struct {
+	cause  error             // why it ended, in state ctxCanceled
+	funcs  map[uint64]func() // registered with AfterFunc; nil once ended
+	nextFn uint64
+	mirror context.Context // Cause's answer once it ended; see Value
+}
+
+func (x *streamContext) moreLocked() *ctxMore {
+	if x.more == nil {
+		x.more = new(ctxMore)
+	}
+	return x.more
+}
+
+// causeLocked returns why the context ended; mu must be held.
+func (x *streamContext) causeLocked() error {
+	switch x.state.Load() {
+	case ctxFinished:
+		return errFinished
+	case ctxCanceled:
+		return x.more.cause
+	case ctxExpired:
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 // serverStream allocates a server stream and its context together: one
 // allocation per stream for both.
@@ -104,7 +133,9 @@ func (s *Stream) StopDeadline() bool {
 func (x *streamContext) setTimeout(d time.Duration) {
 	x.deadline = time.Now().Add(d)
 	if d <= 0 {
-		x.end(ctxExpired, context.DeadlineExceeded)
+		x.mu.Lock()
+		x.endLocked(ctxExpired, nil) // nothing is registered yet
+		x.mu.Unlock()
 		return
 	}
 	t := time.AfterFunc(d, x.expire)
@@ -123,7 +154,7 @@ func (x *streamContext) expire() {
 	x.mu.Lock()
 	h := x.handler
 	x.handler = nil
-	funcs, ok := x.endLocked(ctxExpired, context.DeadlineExceeded)
+	funcs, ok := x.endLocked(ctxExpired, nil)
 	if !ok {
 		// It ended otherwise first: the handler stays registered, so
 		// that StopDeadline reports it never ran.
@@ -140,24 +171,27 @@ func (x *streamContext) expire() {
 
 // cancel ends the context with cause, unless it has ended.
 func (x *streamContext) cancel(cause error) {
-	x.end(ctxCanceled, cause)
-}
-
-func (x *streamContext) end(state uint32, cause error) {
 	x.mu.Lock()
+	state := ctxFinished
+	if cause != errFinished {
+		state = ctxCanceled
+	}
 	funcs, _ := x.endLocked(state, cause)
 	x.mu.Unlock()
 	runFuncs(funcs)
 }
 
-// endLocked ends the context, unless it has ended, and returns the
-// functions registered with AfterFunc, for the caller to run once it has
-// unlocked mu. x.mu must be held.
+// endLocked ends the context in state (with cause, for ctxCanceled),
+// unless it has ended, and returns the functions registered with
+// AfterFunc, for the caller to run once it has unlocked mu. x.mu must be
+// held.
 func (x *streamContext) endLocked(state uint32, cause error) (funcs map[uint64]func(), ok bool) {
 	if x.state.Load() != ctxLive {
 		return nil, false
 	}
-	x.cause = cause
+	if state == ctxCanceled {
+		x.moreLocked().cause = cause
+	}
 	// Before Done is closed: whoever sees it closed must see Err. Err
 	// waits for Done in turn.
 	x.state.Store(state)
@@ -170,7 +204,9 @@ func (x *streamContext) endLocked(state uint32, cause error) (funcs map[uint64]f
 		x.timer.Stop()
 		x.timer = nil
 	}
-	funcs, x.funcs = x.funcs, nil
+	if x.more != nil {
+		funcs, x.more.funcs = x.more.funcs, nil
+	}
 	return funcs, true
 }
 
@@ -237,19 +273,20 @@ func (x *streamContext) Value(key any) any {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	err := context.Canceled
+	cause, err := x.causeLocked(), context.Canceled
 	if x.state.Load() == ctxExpired {
 		err = context.DeadlineExceeded
 	}
-	if x.cause == err {
+	if cause == err {
 		return nil // Cause returns Err
 	}
-	if x.mirror == nil {
+	more := x.moreLocked()
+	if more.mirror == nil {
 		m, cancel := context.WithCancelCause(context.Background())
-		cancel(x.cause)
-		x.mirror = m
+		cancel(cause)
+		more.mirror = m
 	}
-	return x.mirror.Value(key)
+	return more.mirror.Value(key)
 }
 
 // AfterFunc arranges for f to run once the context ends, and returns a
@@ -266,18 +303,19 @@ func (x *streamContext) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return func() bool { return false }
 	}
-	if x.funcs == nil {
-		x.funcs = make(map[uint64]func())
+	more := x.moreLocked()
+	if more.funcs == nil {
+		more.funcs = make(map[uint64]func())
 	}
-	x.nextFn++
-	id := x.nextFn
-	x.funcs[id] = f
+	more.nextFn++
+	id := more.nextFn
+	more.funcs[id] = f
 	x.mu.Unlock()
 	return func() bool {
 		x.mu.Lock()
 		defer x.mu.Unlock()
-		_, ok := x.funcs[id]
-		delete(x.funcs, id)
+		_, ok := more.funcs[id]
+		delete(more.funcs, id)
 		return ok
 	}
 }

@@ -79,7 +79,7 @@ func TestStreamContextDeadline(t *testing.T) {
 		ran := make(chan struct{})
 		context.AfterFunc(x, func() { close(ran) })
 		x.mu.Lock()
-		registered := len(x.funcs)
+		registered := len(x.more.funcs)
 		x.mu.Unlock()
 		if registered != 3 { // withCancel, withTimeout, the AfterFunc
 			t.Errorf("%d functions registered with the context, want 3", registered)
@@ -114,7 +114,7 @@ func TestStreamContextDeadline(t *testing.T) {
 		if x.Err() != context.DeadlineExceeded || context.Cause(x) != context.DeadlineExceeded {
 			t.Error("a cancel after the deadline changed Err or Cause")
 		}
-		if x.timer != nil || x.funcs != nil {
+		if x.timer != nil || x.more.funcs != nil {
 			t.Error("the context kept its timer or functions after it ended")
 		}
 	})

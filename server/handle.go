@@ -91,7 +91,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 	// may compress its next calls (doc/compression.md).
 	*st.Send.Header() = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
 
-	c := &Call{st: st, codec: codec, opts: &s.opts}
+	c := &Call{st: st, codec: codec, srv: s}
 	hd := s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc
@@ -124,7 +124,6 @@ func (s *Server) handleStream(st *connection.Stream) {
 		// the handler. Only the deadline needs the work: the other ends
 		// of the context end the stream themselves.
 		s.callWG.Add(1)
-		c.callWG = &s.callWG
 		if !st.HandleDeadline((*deadlineWork)(c)) {
 			s.callWG.Done()
 			if ctx.Err() == context.DeadlineExceeded {
@@ -177,7 +176,7 @@ type deadlineWork Call
 // deadline's timer, once the stream's context has ended.
 func (w *deadlineWork) StreamDeadline() {
 	c := (*Call)(w)
-	defer c.callWG.Done()
+	defer c.srv.callWG.Done()
 	c.onContextDone()
 }
 
