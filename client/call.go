@@ -44,7 +44,7 @@ type Call struct {
 	dcomp       compression.Compressor // the response's grpc-encoding; nil for identity
 	compressMin int                    // requests shorter go uncompressed
 	noCompress  bool                   // owned by the sender: requests go with flag 0
-	stop        func() bool            // stops the context's AfterFunc
+	watch       *ctxWatch              // the context's AfterFunc, if it can end (ctxwatch.go)
 	opts        callOptions
 
 	// What the method is: a call whose requests do not stream sends its
@@ -138,7 +138,7 @@ func (c *Conn) newCall(ctx context.Context, path string, clientStreams, serverSt
 	}
 	call.cur.Store(st)
 	if ctx.Done() != nil {
-		call.stop = context.AfterFunc(ctx, call.onContextDone)
+		call.watchContext()
 	}
 	return call, nil
 }
@@ -557,11 +557,11 @@ func (c *Call) end(st *status.Error) {
 	if st != nil {
 		c.err = grpccompat.Wrap(st)
 	}
-	// First, so that the sender cannot start a retry (which replaces stop
-	// and the stream) from here on.
+	// First, so that the sender cannot start a retry (which registers
+	// with the context again and replaces the stream) from here on.
 	c.forgetSent()
-	if c.stop != nil {
-		c.stop()
+	if c.watch != nil {
+		c.releaseWatch(c.unwatchContext())
 	}
 	c.st().Finish()
 	c.ctxMu.Lock()

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"sync"
 	"time"
 
@@ -34,7 +33,7 @@ type sentMsg struct {
 
 // retryState is what a call sent on its current stream, for a replay. All
 // of it is owned by mu, which also orders the swap of the call's stream
-// and of its context callback (Call.cur, Call.stop) against the senders.
+// and of its context callback (Call.cur, Call.watch) against the senders.
 type retryState struct {
 	mu      sync.Mutex
 	msgs    []sentMsg
@@ -161,7 +160,7 @@ func (c *Call) retry(old *connection.Stream) bool {
 	if err != nil {
 		return false
 	}
-	if c.stop != nil && !c.stop() {
+	if c.watch != nil && !c.unwatchContext() {
 		// The context ended meanwhile: its status stands.
 		st.Finish()
 		return false
@@ -178,8 +177,8 @@ func (c *Call) retry(old *connection.Stream) bool {
 	}
 	c.cur.Store(st)
 	old.Finish()
-	if c.stop != nil {
-		c.stop = context.AfterFunc(c.ctx, c.onContextDone)
+	if c.watch != nil {
+		c.watchContext() // its ctxWatch again: stopped before it ran
 	}
 	// Replay. A failed write shows in the receive that follows.
 	for i, m := range r.msgs {

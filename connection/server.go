@@ -1,12 +1,12 @@
 package connection
 
 import (
-	"context"
 	"errors"
 	"net"
 
 	"golang.org/x/net/http2"
 
+	"github.com/h2grpc/h2grpc/metadata"
 	"github.com/h2grpc/h2grpc/stream"
 )
 
@@ -97,11 +97,16 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
 	}
-	// Not the child of a context of the connection's: the connection ends
-	// every stream it still holds (teardown), and Finish ends the rest, so
-	// registering each stream under a connection context would only cost
-	// a map insert and delete per call, on a map every call shares.
-	s.ctx, s.cancel = context.WithCancelCause(context.Background())
+	// The stream's context (allocated with it) is not the child of a
+	// context of the connection's: the connection ends every stream it
+	// still holds (teardown), and Finish ends the rest. Its deadline
+	// counts from now; a malformed grpc-timeout is the server's to
+	// answer.
+	if h.Timeout != "" {
+		if d, err := metadata.DecodeTimeout(h.Timeout); err == nil {
+			s.ctx.setTimeout(d)
+		}
+	}
 	s.Recv.OnHeader(&h)
 	if f.StreamEnded() {
 		c.onStreamEnded(s, nil)

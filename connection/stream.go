@@ -20,9 +20,8 @@ type Stream struct {
 	Send stream.SendStream
 	Recv stream.ReceiveStream
 
-	conn   *Conn
-	ctx    context.Context // server: ends when the stream is reset or the connection ends
-	cancel context.CancelCauseFunc
+	conn *Conn
+	ctx  *streamContext // server: allocated with the stream (serverStream); nil on the client
 
 	// id is set once: by the reader for a server stream, under wmu and mu
 	// when a client stream's first header block is written.
@@ -53,9 +52,12 @@ var (
 	_ stream.Flow   = (*Stream)(nil)
 )
 
+// newStream makes a server stream, with its context.
 func (c *Conn) newStream() *Stream {
-	s := new(Stream)
+	ss := new(serverStream)
+	s := &ss.Stream
 	c.initStream(s)
+	s.ctx = &ss.ctx
 	return s
 }
 
@@ -88,9 +90,16 @@ func (s *Stream) Refused() bool {
 func (s *Stream) Conn() *Conn { return s.conn }
 
 // Context returns, on the server, a context that ends when the stream is
-// reset by the peer or the connection ends (its cause says which). On the
+// reset, the connection ends or the call finishes (its cause says which),
+// or when the request's grpc-timeout, counted from the arrival of its
+// headers, passes (its Err is then context.DeadlineExceeded). On the
 // client it returns nil: the caller's context governs a client stream.
-func (s *Stream) Context() context.Context { return s.ctx }
+func (s *Stream) Context() context.Context {
+	if s.ctx == nil {
+		return nil
+	}
+	return s.ctx
+}
 
 // WriteBatch implements stream.Writer.
 func (s *Stream) WriteBatch(b stream.Batch) error {
@@ -187,10 +196,11 @@ func (s *Stream) CutShort() {
 // call layer is done with it.
 func (s *Stream) Finish() {
 	s.reset(http2.ErrCodeCancel, errFinished)
-	if s.cancel != nil {
+	if s.ctx != nil {
 		// A call that ended both ways was not reset: its context ends
-		// here, or it would outlive the call.
-		s.cancel(errFinished)
+		// here (and its deadline timer stops), or it would outlive the
+		// call.
+		s.ctx.cancel(errFinished)
 	}
 	c := s.conn
 	c.mu.Lock()
@@ -254,8 +264,8 @@ func (s *Stream) fail(err error) {
 
 func (s *Stream) endHalves(err error) {
 	s.Recv.Close(err)
-	if s.cancel != nil {
-		s.cancel(err)
+	if s.ctx != nil {
+		s.ctx.cancel(err)
 	}
 }
 

@@ -26,7 +26,7 @@ type Call struct {
 	desc  *method.Desc
 	ctx   context.Context
 	codec method.Codec
-	opts  *options
+	srv   *Server
 	comp  compression.Compressor // compresses responses; nil for identity
 	dcomp compression.Compressor // the request's grpc-encoding; nil for identity
 	cctx  callContext            // what ctx is, unless forwarding wraps it
@@ -100,7 +100,7 @@ func (c *Call) SetSendCompressor(name string) error {
 		c.comp, c.st.Send.Header().Encoding = nil, ""
 		return nil
 	}
-	comp := c.opts.levels.Get(name)
+	comp := c.srv.opts.levels.Get(name)
 	if comp == nil {
 		return status.Newf(status.Internal, "grpc: compressor %q is not installed", name)
 	}
@@ -178,15 +178,15 @@ func (c *Call) send(m any, last func(error) stream.Header) error {
 	if c.noCompress {
 		comp = nil
 	}
-	buf, compressed, err := stream.Marshal(c.codec, comp, c.opts.compressMin, m)
+	buf, compressed, err := stream.Marshal(c.codec, comp, c.srv.opts.compressMin, m)
 	if err != nil {
 		return err
 	}
 	defer buf.Release()
 	data := buf.B
-	if len(data) > c.opts.maxSendSize {
+	if len(data) > c.srv.opts.maxSendSize {
 		return status.Newf(status.ResourceExhausted,
-			"trying to send message larger than max (%d vs. %d)", len(data), c.opts.maxSendSize)
+			"trying to send message larger than max (%d vs. %d)", len(data), c.srv.opts.maxSendSize)
 	}
 	if last == nil {
 		return c.st.Send.Send(data, compressed)

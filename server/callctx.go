@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	grpcmd "google.golang.org/grpc/metadata"
@@ -13,7 +14,7 @@ import (
 )
 
 // callContext is a handler's context: the stream's context (with the
-// request's deadline, if any) plus, in one value, what a chain of
+// request's deadline, if any; see connection.Stream.Context) plus, in one value, what a chain of
 // context.WithValue would hold: the call itself (CallFromContext),
 // h2grpc's incoming metadata, and what grpc-go gives its handlers:
 // grpc-go's incoming metadata (with the four request headers grpc-go shows
@@ -23,17 +24,20 @@ import (
 // grpc.SetHeader, grpc.SendHeader, grpc.SetTrailer and grpc.Method use.
 //
 // It lives inside its Call, so a call's context costs no allocation of its
-// own. grpc-go's metadata, which few handlers read, is built on first use,
-// under a sync.Once: every lookup returns the same MD, and lookups may come
-// from any goroutine. Deadline, Done and Err are the embedded context's, so
-// contexts derived from it see through to the stream's cancelCtx as they
-// would through a chain of values.
+// own. grpc-go's metadata and the peer, which few handlers read, are made
+// on first use: every lookup returns the same MD and Peer, and lookups may
+// come from any goroutine. Deadline, Done and Err are the embedded
+// context's, the stream's (connection.Stream.Context), and so is
+// AfterFunc: contexts derived from it register with the stream's context
+// as they would with a context.WithCancel through a chain of values.
 type callContext struct {
 	context.Context
 	c *Call
 	h *stream.Header // the request's header block; h.MD is h2grpc's incoming metadata
 
-	peer peer.Peer
+	// peer is made on first use, as few handlers ask for it: kept
+	// inline, it took the Call to the next size class.
+	peer atomic.Pointer[peer.Peer]
 
 	grpcMDOnce sync.Once
 	grpcMD     grpcmd.MD
@@ -49,12 +53,49 @@ func (x *callContext) Value(key any) any {
 		x.grpcMDOnce.Do(x.buildGRPCMD)
 		return x.grpcMD
 	case keys.peer:
-		return &x.peer
+		return x.peerInfo()
 	case keys.transportStream:
 		return grpcTransportStream{x.c}
 	}
 	return x.Context.Value(key)
 }
+
+// afterFuncer is the method the context package looks for on a parent
+// context that is not one of its own: it registers a child's cancellation
+// with it instead of starting a goroutine to watch the parent's Done.
+type afterFuncer interface {
+	AfterFunc(func()) (stop func() bool)
+}
+
+// AfterFunc passes the stream context's on, so that the contexts a
+// handler derives from its own (context.WithCancel, WithTimeout,
+// AfterFunc) are registered with the stream's context, as they would be
+// with a context.WithCancel, instead of each starting a goroutine.
+func (x *callContext) AfterFunc(f func()) (stop func() bool) {
+	if a, ok := x.Context.(afterFuncer); ok {
+		return a.AfterFunc(f)
+	}
+	return context.AfterFunc(x.Context, f)
+}
+
+// keepAfterFunc gives ctx, a context made over base (a handler's context
+// wrapped with more values), base's AfterFunc, for the same reason as
+// callContext.AfterFunc.
+func keepAfterFunc(ctx context.Context, base afterFuncer) context.Context {
+	if _, ok := ctx.(afterFuncer); ok {
+		return ctx
+	}
+	return &withAfterFunc{ctx, base}
+}
+
+type withAfterFunc struct {
+	context.Context
+	base afterFuncer
+}
+
+func (w *withAfterFunc) AfterFunc(f func()) (stop func() bool) { return w.base.AfterFunc(f) }
+
+func (w *withAfterFunc) String() string { return contextName(w.Context) }
 
 // String names the context when it is printed, as the context package's
 // own types do.
@@ -67,6 +108,20 @@ func contextName(ctx context.Context) string {
 		return s.String()
 	}
 	return "context"
+}
+
+// peerInfo returns the client as grpc-go's peer package describes it, the
+// same Peer on every call, from any goroutine.
+func (x *callContext) peerInfo() *peer.Peer {
+	if p := x.peer.Load(); p != nil {
+		return p
+	}
+	c := x.c
+	p := &peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr(), AuthInfo: c.AuthInfo()}
+	if !x.peer.CompareAndSwap(nil, p) {
+		p = x.peer.Load()
+	}
+	return p
 }
 
 // buildGRPCMD makes grpc-go's view of the request metadata: h2grpc's plus
@@ -100,10 +155,9 @@ func (x *callContext) buildGRPCMD() {
 func (c *Call) initCallContext(parent context.Context, h *stream.Header) {
 	x := &c.cctx
 	x.Context, x.c, x.h = parent, c, h
-	x.peer = peer.Peer{Addr: c.Peer(), LocalAddr: c.st.Conn().LocalAddr(), AuthInfo: c.AuthInfo()}
 	c.ctx = x
 	if !keys.ok {
-		c.ctx = withValueChain(parent, c, h)
+		c.ctx = keepAfterFunc(withValueChain(parent, c, h), x)
 	}
 }
 
@@ -115,7 +169,7 @@ func withValueChain(ctx context.Context, c *Call, h *stream.Header) context.Cont
 	x := &c.cctx
 	x.buildGRPCMD()
 	ctx = grpcmd.NewIncomingContext(ctx, x.grpcMD)
-	ctx = peer.NewContext(ctx, &x.peer)
+	ctx = peer.NewContext(ctx, x.peerInfo())
 	return grpc.NewContextWithServerTransportStream(ctx, grpcTransportStream{c})
 }
 

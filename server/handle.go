@@ -91,7 +91,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 	// may compress its next calls (doc/compression.md).
 	*st.Send.Header() = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
 
-	c := &Call{st: st, codec: codec, opts: &s.opts}
+	c := &Call{st: st, codec: codec, srv: s}
 	hd := s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc
@@ -103,40 +103,41 @@ func (s *Server) handleStream(st *connection.Stream) {
 		c.finish(status.New(status.Internal, h.Invalid))
 		return
 	}
-	ctx := st.Context()
-	var deadline time.Time
 	if h.Timeout != "" {
-		d, err := metadata.DecodeTimeout(h.Timeout)
-		if err != nil {
+		// The connection gave the stream's context the deadline as it
+		// parsed the headers; a grpc-timeout it could not parse is
+		// answered here.
+		if _, err := metadata.DecodeTimeout(h.Timeout); err != nil {
 			st.Send.Header().Status = 400
 			c.finish(status.Newf(status.Internal, "malformed grpc-timeout %q: %v", h.Timeout, err))
 			return
 		}
-		deadline = time.Now().Add(d)
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
 	}
+	ctx := st.Context()
 	c.initCallContext(ctx, h)
 	if len(s.opts.forward) > 0 {
-		c.ctx = forwardContext(c.ctx, h.MD, s.opts.forward)
+		c.ctx = keepAfterFunc(forwardContext(c.ctx, h.MD, s.opts.forward), &c.cctx)
 	}
-	if !deadline.IsZero() {
-		// A timer of our own, not context.AfterFunc on the call's context:
-		// half the allocations, and only the deadline needs the work (the
-		// other ends of the context end the stream themselves). The
-		// deadline's callback is part of the call: Stop waits for it like
-		// for the handler.
+	if _, ok := ctx.Deadline(); ok {
+		// The deadline's work runs on the timer that ends the stream's
+		// context, and is part of the call: Stop waits for it like for
+		// the handler. Only the deadline needs the work: the other ends
+		// of the context end the stream themselves.
 		s.callWG.Add(1)
-		t := time.AfterFunc(time.Until(deadline), func() {
-			defer s.callWG.Done()
-			c.onDeadline()
-		})
-		defer func() {
-			if t.Stop() {
-				s.callWG.Done()
+		if !st.HandleDeadline((*deadlineWork)(c)) {
+			s.callWG.Done()
+			if ctx.Err() == context.DeadlineExceeded {
+				// It passed while the stream waited for a handler.
+				c.onContextDone()
+				return
 			}
-		}()
+		} else {
+			defer func() {
+				if st.StopDeadline() {
+					s.callWG.Done()
+				}
+			}()
+		}
 	}
 	if hd == nil {
 		c.finish(s.unimplemented(h.Path))
@@ -166,11 +167,16 @@ func run(hd *handler, c *Call) (err error) {
 	return grpccompat.FromGRPC(hd.run(c))
 }
 
-// onDeadline runs once the request's deadline has passed. The context's
-// own timer, set for the same instant, ends the context at about the same
-// time; onContextDone goes by what ended it.
-func (c *Call) onDeadline() {
-	<-c.ctx.Done()
+// deadlineWork is a Call as the connection sees it when the request's
+// deadline passes: a conversion, so that handing it over allocates
+// nothing.
+type deadlineWork Call
+
+// StreamDeadline implements connection.DeadlineHandler: it runs on the
+// deadline's timer, once the stream's context has ended.
+func (w *deadlineWork) StreamDeadline() {
+	c := (*Call)(w)
+	defer c.srv.callWG.Done()
 	c.onContextDone()
 }
 
