@@ -71,28 +71,53 @@ func (s *Server) worker(st *connection.Stream) {
 
 // handleStream is a stream's goroutine: it checks the request is gRPC,
 // routes it and runs its handler.
+//
+// The checks are in prepareCall, whose large frame is gone by the time the
+// handler runs: a handler waiting for a message then uses under 2 KiB of
+// its goroutine's stack, so that the garbage collector shrinks a stack
+// that grew to 8 KiB while it sent back to 4 KiB, for every idle stream.
 func (s *Server) handleStream(st *connection.Stream) {
 	defer s.callWG.Done()
 	defer st.Finish()
+	c, hd, armed := s.prepareCall(st)
+	if armed {
+		defer func() {
+			if st.StopDeadline() {
+				s.callWG.Done()
+			}
+		}()
+	}
+	if hd != nil {
+		c.finish(run(hd, c))
+	}
+}
+
+// prepareCall checks st's request and makes its Call. It returns the
+// handler to run, or nil when it has answered the request itself; armed
+// says the deadline's work is registered (HandleDeadline), which the
+// caller stops once the call is over.
+//
+//go:noinline
+func (s *Server) prepareCall(st *connection.Stream) (c *Call, hd *handler, armed bool) {
 	h, _ := st.Recv.Header()
 	if h == nil {
-		return
+		return nil, nil, false
 	}
 	if h.Method != "POST" {
 		httpError(st, 405, "h2grpc: gRPC requires POST\n")
-		return
+		return nil, nil, false
 	}
 	codec, ct, ok := s.codecFor(h.ContentType)
 	if !ok {
 		httpError(st, 415, "h2grpc: unsupported content-type "+h.ContentType+"\n")
-		return
+		return nil, nil, false
 	}
 	// Every response advertises what the server decompresses, so a client
 	// may compress its next calls (doc/compression.md).
 	*st.Send.Header() = stream.Header{Status: 200, ContentType: ct, AcceptEncoding: compression.AcceptEncoding()}
 
-	c := &Call{st: st, codec: codec, srv: s}
-	hd := s.lookup(h.Path)
+	c = &Call{st: st, codec: codec, srv: s}
+	hd = s.lookup(h.Path)
 	if hd != nil {
 		c.desc = &hd.desc
 	} else {
@@ -101,7 +126,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 	if h.Invalid != "" {
 		st.Send.Header().Status = 400
 		c.finish(status.New(status.Internal, h.Invalid))
-		return
+		return nil, nil, false
 	}
 	if h.Timeout != "" {
 		// The connection gave the stream's context the deadline as it
@@ -110,7 +135,7 @@ func (s *Server) handleStream(st *connection.Stream) {
 		if _, err := metadata.DecodeTimeout(h.Timeout); err != nil {
 			st.Send.Header().Status = 400
 			c.finish(status.Newf(status.Internal, "malformed grpc-timeout %q: %v", h.Timeout, err))
-			return
+			return nil, nil, false
 		}
 	}
 	ctx := st.Context()
@@ -129,31 +154,27 @@ func (s *Server) handleStream(st *connection.Stream) {
 			if ctx.Err() == context.DeadlineExceeded {
 				// It passed while the stream waited for a handler.
 				c.onContextDone()
-				return
+				return nil, nil, false
 			}
 		} else {
-			defer func() {
-				if st.StopDeadline() {
-					s.callWG.Done()
-				}
-			}()
+			armed = true
 		}
 	}
 	if hd == nil {
 		c.finish(s.unimplemented(h.Path))
-		return
+		return nil, nil, armed
 	}
 	if h.Encoding != "" && h.Encoding != "identity" {
 		if c.dcomp = compression.Get(h.Encoding); c.dcomp == nil {
 			c.finish(status.Newf(status.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", h.Encoding))
-			return
+			return nil, nil, armed
 		}
 		// Answer in the request's encoding, as grpc-go does; the client
 		// advertised it by using it.
 		name := compression.Negotiate(h.Encoding, h.AcceptEncoding)
 		c.comp, st.Send.Header().Encoding = s.opts.levels.Get(name), name
 	}
-	c.finish(run(hd, c))
+	return c, hd, armed
 }
 
 // run calls the handler, turning a panic into an INTERNAL status so one bad
