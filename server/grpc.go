@@ -71,7 +71,7 @@ func (s *Server) registerStream(desc method.Desc, impl, svcMeta any, h grpc.Stre
 		IsServerStream: desc.Type.ServerStreams(),
 	}
 	s.Handle(desc, func(c *Call) error {
-		ss := &grpcServerStream{grpcTransportStream{c}}
+		ss := grpcServerStream{grpcTransportStream{c}}
 		if s.opts.streamInt == nil {
 			return h(impl, ss)
 		}
@@ -131,22 +131,23 @@ func (t grpcTransportStream) SetTrailer(md grpcmd.MD) error {
 // grpcServerStream is grpc.ServerStream over a Call, for generated
 // streaming handlers.
 // It shares SetHeader and SendHeader with grpcTransportStream; SetTrailer
-// differs (grpc.ServerStream's returns nothing).
+// differs (grpc.ServerStream's returns nothing). A value, not a pointer:
+// one pointer in size, it goes into the interface without an allocation.
 type grpcServerStream struct {
 	grpcTransportStream
 }
 
-var _ grpc.ServerStream = (*grpcServerStream)(nil)
+var _ grpc.ServerStream = grpcServerStream{}
 
-func (s *grpcServerStream) Context() context.Context { return s.c.ctx }
-func (s *grpcServerStream) SetTrailer(md grpcmd.MD) {
+func (s grpcServerStream) Context() context.Context { return s.c.ctx }
+func (s grpcServerStream) SetTrailer(md grpcmd.MD) {
 	s.c.SetTrailer(metadata.MD(md))
 }
-func (s *grpcServerStream) SendMsg(m any) error { return grpccompat.Wrap(s.c.SendMsg(m)) }
+func (s grpcServerStream) SendMsg(m any) error { return grpccompat.Wrap(s.c.SendMsg(m)) }
 
 // RecvMsg enforces the single request of a server-streaming method, which
 // generated code reads with one RecvMsg.
-func (s *grpcServerStream) RecvMsg(m any) error {
+func (s grpcServerStream) RecvMsg(m any) error {
 	if !s.c.desc.Type.ClientStreams() {
 		return grpccompat.Wrap(s.c.recvOne(m))
 	}
