@@ -29,6 +29,12 @@ func (c *Conn) lockWrite() {
 // unlockWrite releases the write side. The last writer of a burst flushes
 // for all of them, unless a flush is already writing: that one will take
 // what was added meanwhile.
+//
+// A lone sender streaming back to back flushes each message itself. Handing
+// its flush to the control writer, as grpc-go's writer goroutine does, was
+// measured (2026-12-02, server stream of 16 KiB): three messages to a write
+// instead of one, but the handoffs cost more than the syscalls saved
+// (server CPU 21-31 µs a message against 16-18 µs, throughput lower).
 func (c *Conn) unlockWrite() {
 	if c.wpending.Add(-1) == 0 && !c.bw.busy && c.werr == nil && c.bw.Buffered() > 0 {
 		c.flushOut()
