@@ -116,11 +116,13 @@ func BenchmarkPingPong(b *testing.B) {
 	}
 }
 
-// BenchmarkServerStream receives a stream of 16 KiB replies the server
+// BenchmarkServerStream receives a stream of 16 KiB or 1 MiB replies the server
 // sends as fast as flow control lets it: throughput of DATA one way.
 func BenchmarkServerStream(b *testing.B) {
 	for _, p := range samePairings {
-		b.Run(p.name, func(b *testing.B) { benchServerStream(b, p, size{"16KiB", 16 << 10}) })
+		for _, sz := range []size{{"16KiB", 16 << 10}, {"1MiB", 1 << 20}} {
+			b.Run(p.name+"/"+sz.name, func(b *testing.B) { benchServerStream(b, p, sz) })
+		}
 	}
 }
 
@@ -316,7 +318,7 @@ func warmUp(b *testing.B, c *conn, req *pb.ExampleRequest, sz size) {
 // possible: a reply's blob is a slice of payload, not a copy.
 
 // payload backs every blob, request and reply; nobody writes to it.
-var payload = bytes.Repeat([]byte{0xa5}, 64<<10)
+var payload = bytes.Repeat([]byte{0xa5}, 1<<20)
 
 func reply(r *pb.ExampleRequest) *pb.ExampleReply {
 	n := min(max(int(r.ResponseSize), 0), len(payload))

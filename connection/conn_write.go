@@ -3,7 +3,9 @@ package connection
 import (
 	"encoding/binary"
 	"errors"
+	"net"
 	"runtime"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -27,6 +29,12 @@ func (c *Conn) lockWrite() {
 // unlockWrite releases the write side. The last writer of a burst flushes
 // for all of them, unless a flush is already writing: that one will take
 // what was added meanwhile.
+//
+// A lone sender streaming back to back flushes each message itself. Handing
+// its flush to the control writer, as grpc-go's writer goroutine does, was
+// measured (2026-12-02, server stream of 16 KiB): three messages to a write
+// instead of one, but the handoffs cost more than the syscalls saved
+// (server CPU 21-31 µs a message against 16-18 µs, throughput lower).
 func (c *Conn) unlockWrite() {
 	if c.wpending.Add(-1) == 0 && !c.bw.busy && c.werr == nil && c.bw.Buffered() > 0 {
 		c.flushOut()
@@ -404,6 +412,7 @@ func (c *Conn) writeBatch(s *Stream, b stream.Batch) error {
 func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, data []byte, end bool) error {
 	prefix := pfx[:plen]
 	remaining := len(prefix) + len(data)
+	direct := vectored(c.nc)
 	for {
 		c.mu.Lock()
 		n, maxFrame, err := c.reserveLocked(s, remaining)
@@ -432,6 +441,33 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 			continue
 		}
 		for first := true; first || n > 0; first = false {
+			if direct && n >= directMin && !c.bw.busy {
+				// Large: the frames go out in one vectored write, straight
+				// from data, instead of being copied into the buffers
+				// and written a buffer at a time.
+				k := min(n, directMax)
+				a := prefix[:min(k, len(prefix))]
+				prefix = prefix[len(a):]
+				bb := data[:k-len(a)]
+				data = data[len(bb):]
+				n -= k
+				remaining -= k
+				if c.werr = c.writeDirect(s.id, end && remaining == 0, a, bb, int(maxFrame)); c.werr != nil {
+					return c.streamEndError(c.werr)
+				}
+				if n > 0 {
+					// wmu was let go during the write: a reset may have
+					// come in (see below).
+					c.mu.Lock()
+					err := s.sendErrLocked()
+					c.mu.Unlock()
+					if err != nil {
+						c.refund(s, n)
+						return err
+					}
+				}
+				continue
+			}
 			k := min(n, int(maxFrame))
 			if c.bw.busy {
 				// Copied into the chained buffers while a flush writes:
@@ -478,6 +514,71 @@ func (c *Conn) writeMessage(s *Stream, pfx [stream.PrefixLen]byte, plen int, dat
 			return nil
 		}
 	}
+}
+
+// A run of DATA frames of at least directMin bytes is written by
+// writeDirect, at most directMax bytes per write.
+const (
+	directMin = 64 << 10
+	directMax = 256 << 10
+)
+
+// vectored reports whether nc writes net.Buffers in one syscall (writev).
+// Elsewhere (TLS) each of writeDirect's pieces would be a write of its own.
+func vectored(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// frameHeaders holds the frame headers of a writeDirect while it writes:
+// one per frame, 9 bytes, the first followed by a message prefix.
+var frameHeaders = sync.Pool{New: func() any {
+	b := make([]byte, 0, (directMax>>14+1)*9+stream.PrefixLen)
+	return &b
+}}
+
+// writeDirect writes what is buffered, then pfx and data as DATA frames of
+// at most maxFrame bytes, in one vectored write from data itself; wmu must
+// be held, and is held again on return, but is let go during the write
+// (busy, as in flushOut): other writers buffer their frames meanwhile, and
+// the last of them flushes (unlockWrite).
+func (c *Conn) writeDirect(id uint32, end bool, pfx, data []byte, maxFrame int) error {
+	c.sentResponse.Store(true)
+	hp := frameHeaders.Get().(*[]byte)
+	hdrs := (*hp)[:0]
+	c.bw.take()
+	for n := len(pfx) + len(data); n > 0; {
+		k := min(n, maxFrame)
+		n -= k
+		i := len(hdrs)
+		// Should hdrs outgrow its array, append copies it: the headers
+		// vec points to stay where they are, in the old one.
+		hdrs = append(hdrs, byte(k>>16), byte(k>>8), byte(k), byte(http2.FrameData), 0, 0, 0, 0, 0)
+		if end && n == 0 {
+			hdrs[i+4] = byte(http2.FlagDataEndStream)
+		}
+		binary.BigEndian.PutUint32(hdrs[i+5:], id)
+		a := pfx[:min(k, len(pfx))]
+		pfx = pfx[len(a):]
+		hdrs = append(hdrs, a...)
+		c.bw.vec = append(c.bw.vec, hdrs[i:len(hdrs):len(hdrs)])
+		if b := data[:k-len(a)]; len(b) > 0 {
+			c.bw.vec = append(c.bw.vec, b)
+			data = data[len(b):]
+		}
+	}
+	c.bw.busy = true
+	c.wmu.Unlock()
+	err := c.bw.writeOut()
+	c.wmu.Lock()
+	c.bw.busy = false
+	c.wcond.Broadcast()
+	*hp = hdrs[:0]
+	frameHeaders.Put(hp)
+	return err
 }
 
 // reserveLocked takes up to want bytes of send credit for s from both

@@ -45,6 +45,7 @@ type sockWriter struct {
 
 	out []*[]byte   // the buffers being written by the flush
 	vec net.Buffers // their bytes
+	wv  net.Buffers // what WriteTo consumes: a local would escape, one allocation per write
 }
 
 func (w *sockWriter) init(wr io.Writer, size int) {
@@ -114,8 +115,9 @@ func (w *sockWriter) writeOut() error {
 	case 1:
 		_, err = w.w.Write(w.vec[0])
 	default:
-		vec := w.vec // WriteTo consumes its receiver
-		_, err = vec.WriteTo(w.w)
+		w.wv = w.vec // WriteTo consumes its receiver
+		_, err = w.wv.WriteTo(w.w)
+		w.wv = nil
 	}
 	for i, b := range w.out {
 		w.pool.Put(b)

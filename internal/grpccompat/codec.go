@@ -92,4 +92,16 @@ func (c codec) Marshal(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
-func (c codec) Unmarshal(b []byte, v any) error { return c.c.Unmarshal(b, v) }
+// Unmarshal hands the codec a copy of b, which it may keep: grpc-go gives
+// an encoding.Codec a buffer of its own (mem.BufferSlice.Materialize, nil
+// when empty), and a pass-through codec that aliases it into the message
+// relies on that, while b is recycled once Unmarshal returns
+// (method.Codec).
+func (c codec) Unmarshal(b []byte, v any) error {
+	var own []byte
+	if len(b) > 0 {
+		own = make([]byte, len(b))
+		copy(own, b)
+	}
+	return c.c.Unmarshal(own, v)
+}

@@ -62,3 +62,30 @@ func TestCodecForReusesAdapterWhileRegistrationStands(t *testing.T) {
 		t.Errorf("ContentType(x) = %q", got)
 	}
 }
+
+// keepingCodec unmarshals by keeping the bytes, as a pass-through codec
+// does: grpc-go lets an encoding.Codec keep the buffer it is given.
+type keepingCodec struct{}
+
+func (keepingCodec) Name() string                { return "h2grpc-grpccompat-keeping" }
+func (keepingCodec) Marshal(any) ([]byte, error) { return nil, nil }
+func (keepingCodec) Unmarshal(b []byte, v any) error {
+	*v.(*[]byte) = b
+	return nil
+}
+
+func TestCodecMayKeepUnmarshalBuffer(t *testing.T) {
+	c := Codec(keepingCodec{})
+	b := []byte("first")
+	var kept []byte
+	if err := c.Unmarshal(b, &kept); err != nil {
+		t.Fatal(err)
+	}
+	copy(b, "reuse") // the caller recycles its buffer
+	if string(kept) != "first" {
+		t.Errorf("kept %q after the caller reused its buffer, want %q", kept, "first")
+	}
+	if err := c.Unmarshal([]byte{}, &kept); err != nil || kept != nil {
+		t.Errorf("empty message: kept %#v, %v; want nil, as grpc-go gives", kept, err)
+	}
+}
