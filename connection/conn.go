@@ -30,6 +30,15 @@ type Conn struct {
 
 	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
 
+	// Parking (Conn.park): a reader with nothing to read for idleGrace
+	// exits, its socket watched by the idle poller, which starts a new
+	// reader when the peer sends something.
+	mayPark bool        // set before the reader starts: it runs on goroutines of its own
+	parked  atomic.Bool // no reader runs: the first to clear it starts one
+	poller  *idlePoller // set by the first park (registerIdle)
+	pollID  uint64      // the poller's key for c
+	onEnd   func()      // called once the connection has finished (Start)
+
 	done chan struct{} // closed when the connection has finished
 
 	// c.writeLoop as a func value, made once: go c.writeLoop() would
@@ -229,8 +238,16 @@ func (c *Conn) CloseWithError(cause error) error {
 		c.err = cause
 	}
 	c.mu.Unlock()
-	err := c.nc.Close()
+	err := c.closeNC()
 	<-c.done
+	return err
+}
+
+// closeNC closes the socket, for anyone but the reader, and wakes a parked
+// reader so that it sees the socket closed and ends the connection.
+func (c *Conn) closeNC() error {
+	err := c.nc.Close()
+	c.unpark()
 	return err
 }
 
@@ -337,7 +354,11 @@ func (c *Conn) teardown(cause error, linger bool) {
 		c.nc.Close()
 	}
 	c.waitWriter()
+	forgetIdle(c)
 	close(c.done)
+	if c.onEnd != nil {
+		c.onEnd()
+	}
 }
 
 // waitCond waits on c.cond until ready returns true or ctx ends; it is

@@ -35,7 +35,7 @@ func (c *Conn) unlockWrite() {
 	c.wmu.Unlock()
 	if failed {
 		// The reader will see the socket fail and tear the connection down.
-		c.nc.Close()
+		c.closeNC()
 	}
 }
 
@@ -197,7 +197,7 @@ func (c *Conn) writeLoop() {
 		c.unlockWrite()
 		if closeAfter {
 			if !linger {
-				c.nc.Close()
+				c.closeNC()
 			}
 			c.mu.Lock()
 			c.writeDone = true

@@ -1,9 +1,12 @@
 package connection
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // Socket buffers. A connection holds a write buffer only while something
@@ -147,6 +150,13 @@ type sockReader struct {
 	// connection and a frame too short for the fields its flags announce
 	// with the same io.ErrUnexpectedEOF.
 	eof bool
+	// idleArmed says the read deadline is the idle wait's (Conn.awaitData),
+	// set when fills was fillsAtArm: it is not the connection's deadline,
+	// and a read in the middle of a frame that runs into it goes on
+	// waiting.
+	idleArmed  bool
+	fills      uint64 // reads from the socket that returned data
+	fillsAtArm uint64
 }
 
 func (r *sockReader) init(rd io.Reader, size int) {
@@ -225,11 +235,20 @@ func (r *sockReader) fillBuf() (int, error) {
 	if r.raw != nil {
 		r.raw.reader = r
 		n, err = r.raw.read()
+		if err != nil && r.idleArmed && isTimeout(err) {
+			// The idle wait's deadline, passed in the middle of a frame
+			// whose rest is still on its way.
+			r.disarmIdle()
+			n, err = r.raw.read()
+		}
 	} else {
 		n, err = r.fill(*r.buf)
 	}
 	if err != nil {
 		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
 	}
 	r.wpos = n
 	if n == 0 && r.raw != nil {
@@ -245,3 +264,42 @@ func (r *sockReader) release() {
 	}
 	r.rpos, r.wpos = 0, 0
 }
+
+// fillIdle is fillBuf for the reader waiting between frames with nothing
+// buffered (Conn.awaitData): with the idle deadline armed, a read that
+// runs into it returns timedOut instead of failing the connection.
+func (r *sockReader) fillIdle() (n int, timedOut bool, err error) {
+	r.rpos, r.wpos = 0, 0
+	r.raw.reader = r
+	n, err = r.raw.read()
+	if err != nil && r.idleArmed && isTimeout(err) {
+		r.idleArmed = false
+		return 0, true, nil
+	}
+	if err != nil {
+		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
+	}
+	r.wpos = n
+	if n == 0 {
+		r.release()
+	}
+	return n, false, err
+}
+
+// armIdle sets the idle wait's read deadline, d from now.
+func (r *sockReader) armIdle(d time.Duration) {
+	r.raw.nc.SetReadDeadline(time.Now().Add(d))
+	r.idleArmed = true
+	r.fillsAtArm = r.fills
+}
+
+// disarmIdle clears the idle wait's read deadline.
+func (r *sockReader) disarmIdle() {
+	r.raw.nc.SetReadDeadline(time.Time{})
+	r.idleArmed = false
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
