@@ -22,7 +22,7 @@ import (
 type Conn struct {
 	nc     net.Conn
 	server bool
-	cfg    Config
+	cfg    *Config       // shared by the connections of one configuration (internConfig)
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
 
 	rd sockReader    // owned by the reader goroutine
@@ -47,22 +47,25 @@ type Conn struct {
 
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
-	wcond    sync.Cond    // on wmu: a flush has finished (flushOut)
-	wpending atomic.Int32 // writers holding or waiting for wmu
-	bw       sockWriter   // its busy flush writes without wmu (flushOut)
-	henc     *hpack.Encoder
-	hbuf     bytes.Buffer
+	wcond    sync.Cond                  // on wmu: a flush has finished (flushOut)
+	wpending atomic.Int32               // writers holding or waiting for wmu
+	bw       sockWriter                 // its busy flush writes without wmu (flushOut)
+	henc     *headerEncoder             // made by encoder, with the first header block we send
 	werr     error                      // sticky write error
 	fhdr     [9 + stream.PrefixLen]byte // DATA frame header (+ message prefix) scratch
 	nextID   uint32                     // client: the next stream id (also under mu)
 
 	// Owned by the reader goroutine.
 	gotSettings bool
-	emptyData   int           // DATA frames without payload or END_STREAM in a row
-	ready       chan struct{} // closed once the peer's first SETTINGS is applied
+	emptyData   int // DATA frames without payload or END_STREAM in a row
 
 	// Written by the reader under mu; read under mu.
 	lastPeerID uint32 // highest stream id the peer opened
+
+	// Under mu: the peer's first SETTINGS has been applied (isReady), and
+	// the channel Ready returned, made only if it was asked for before.
+	isReady bool
+	ready   chan struct{}
 
 	// Owned by mu, which is never held across I/O.
 	mu           sync.Mutex
@@ -96,7 +99,7 @@ type Conn struct {
 
 	framesRead   atomic.Uint64 // by the reader: Activity
 	sentResponse atomic.Bool   // a DATA or HEADERS frame was written since the client's last PING (keepalive enforcement)
-	lastPing     time.Time     // under mu: the client's last PING
+	lastPing     int64         // under mu: the client's last PING, in monoNow's time; 0 for none
 	pingStrikes  int           // under mu: PINGs the enforcement refused
 	goAwayDebug  string        // under mu: the debug data of the peer's GOAWAY
 
@@ -114,13 +117,13 @@ type peerSettings struct {
 var clientPreface = []byte(http2.ClientPreface)
 
 func newConn(nc net.Conn, cfg Config, server bool) *Conn {
-	cfg = cfg.withDefaults()
+	cfgp := internConfig(cfg.withDefaults())
+	cfg = *cfgp
 	c := &Conn{
 		nc:        nc,
 		server:    server,
-		cfg:       cfg,
+		cfg:       cfgp,
 		done:      make(chan struct{}),
-		ready:     make(chan struct{}),
 		idleSince: time.Now(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
@@ -137,17 +140,34 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	c.bw.init(nc, cfg.WriteBufferSize)
 	c.rd.init(nc, cfg.ReadBufferSize)
 	c.fr = http2.NewFramer(&c.bw, &c.rd)
-	c.fr.SetReuseFrames()
+	// No SetReuseFrames: the frames it reuses are DATA, which readData
+	// reads without the Framer.
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
 	c.hdr.init(c.fr, cfg.MaxHeaderListSize) // the Framer's ReadMetaHeaders stays nil
-	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.send.n = initialWindow
 	c.recv.init(initialWindow)
 	if !server {
 		c.nextID = 1
 	}
 	return c
+}
+
+// encoder returns the HPACK encoder, made on first use: a connection
+// that never sends a header block (an idle one) does not hold it. wmu must
+// be held.
+func (c *Conn) encoder() *headerEncoder {
+	if c.henc == nil {
+		c.henc = new(headerEncoder)
+		c.henc.Encoder = hpack.NewEncoder(&c.henc.buf)
+	}
+	return c.henc
+}
+
+// headerEncoder is the HPACK encoder with the buffer it encodes into.
+type headerEncoder struct {
+	*hpack.Encoder
+	buf bytes.Buffer
 }
 
 // start writes our preface (the client's magic, then SETTINGS and the
@@ -211,7 +231,33 @@ func (c *Conn) Info() any {
 // Ready is closed once the peer's first SETTINGS has arrived and been
 // applied: the peer speaks HTTP/2 and its limits are known. A client
 // connection counts as connected only then.
-func (c *Conn) Ready() <-chan struct{} { return c.ready }
+func (c *Conn) Ready() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready == nil {
+		if c.isReady {
+			return closedChan
+		}
+		c.ready = make(chan struct{})
+	}
+	return c.ready
+}
+
+// setReady marks the peer's first SETTINGS applied (Ready).
+func (c *Conn) setReady() {
+	c.mu.Lock()
+	c.isReady = true
+	if c.ready != nil {
+		close(c.ready)
+	}
+	c.mu.Unlock()
+}
+
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Done is closed once the connection has finished and every stream on it
 // has been ended.

@@ -132,7 +132,7 @@ func (c *Conn) readFrames() error {
 			if c.cfg.HandshakeTimeout > 0 {
 				c.nc.SetReadDeadline(time.Time{})
 			}
-			close(c.ready)
+			c.setReady()
 			continue
 		}
 		if err := c.dispatch(f); err != nil {
@@ -562,7 +562,7 @@ const maxPingStrikes = 2
 // pingRefused applies the keepalive enforcement to a client PING arriving
 // now; c.mu must be held.
 func (c *Conn) pingRefused() bool {
-	now := time.Now()
+	now := monoNow()
 	last := c.lastPing
 	c.lastPing = now
 	if c.sentResponse.Swap(false) {
@@ -574,7 +574,7 @@ func (c *Conn) pingRefused() bool {
 		// No call to keep alive: as grpc-go, only a ping per two hours.
 		minTime = max(minTime, idlePingInterval)
 	}
-	return !last.IsZero() && now.Sub(last) < minTime
+	return last != 0 && time.Duration(now-last) < minTime
 }
 
 // idlePingInterval is how often a client may ping a connection without

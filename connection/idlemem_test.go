@@ -79,6 +79,9 @@ func TestIdleConnMemory(t *testing.T) {
 	waitParked := func() {
 		for _, c := range servers {
 			for !c.parked.Load() {
+				if err := c.Err(); err != nil {
+					t.Fatalf("connection ended: %v", err)
+				}
 				time.Sleep(time.Millisecond)
 			}
 		}
