@@ -168,7 +168,9 @@ var idleGrace = 50 * time.Millisecond
 var errParked = errors.New("reader parked")
 
 // awaitData is where the reader, having parsed all it has read, is about
-// to wait on the socket for the peer to send more. Where it may park, it
+// to read the socket again, and to wait there until the peer sends more:
+// readFrames calls it (only) whenever nothing is left in the read buffer
+// at a frame boundary, on every connection. Where it may park, it
 // waits here, with the idle deadline armed, and parks when a whole
 // idleGrace passes without data (errParked); elsewhere the Framer's read
 // waits. The deadline is re-armed once per idleGrace, not at each wait,

@@ -182,7 +182,16 @@ func TestParkedReaderShutdown(t *testing.T) {
 // TestIdleDeadlineMidFrame: the idle wait's read deadline passing while a
 // frame is half read is not the connection's deadline: the rest of the
 // frame, sent after several idle graces, is read and the call served.
+// With a read buffer smaller than the frame, the rest of the frame is
+// read straight into the Framer's buffer (sockReader.fill).
 func TestIdleDeadlineMidFrame(t *testing.T) {
+	t.Run("buffered", func(t *testing.T) { testIdleDeadlineMidFrame(t, connection.Config{}, 0) })
+	t.Run("unbuffered", func(t *testing.T) {
+		testIdleDeadlineMidFrame(t, connection.Config{ReadBufferSize: 512}, 2000)
+	})
+}
+
+func testIdleDeadlineMidFrame(t *testing.T, cfg connection.Config, pad int) {
 	if !connection.IdlePollAvailable() {
 		t.Skip("connections do not park here")
 	}
@@ -203,7 +212,7 @@ func TestIdleDeadlineMidFrame(t *testing.T) {
 	}
 	defer nc.Close()
 	got := make(chan string, 1)
-	srv := connection.NewServerConn(<-acc, connection.Config{}, func(st *connection.Stream) {
+	srv := connection.NewServerConn(<-acc, cfg, func(st *connection.Stream) {
 		h, err := st.Recv.Header()
 		if err != nil {
 			got <- err.Error()
@@ -224,6 +233,9 @@ func TestIdleDeadlineMidFrame(t *testing.T) {
 	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/s/m"}, {":authority", "x"}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
 		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 	}
+	if pad > 0 {
+		enc.WriteField(hpack.HeaderField{Name: "x-pad", Value: string(bytes.Repeat([]byte{'p'}, pad))})
+	}
 	var out bytes.Buffer
 	out.WriteString(http2.ClientPreface)
 	fr := http2.NewFramer(&out, nil)
@@ -232,10 +244,19 @@ func TestIdleDeadlineMidFrame(t *testing.T) {
 	if _, err := nc.Write(out.Bytes()); err != nil {
 		t.Fatal(err)
 	}
+	// Parked, the reader arms the idle deadline afresh when it resumes:
+	// the frame comes in parts after it is armed.
+	waitParked(t, srv)
 	out.Reset()
 	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hb.Bytes(), EndHeaders: true})
 	frame := out.Bytes()
-	for _, part := range [][]byte{frame[:4], frame[4:12], frame[12:]} {
+	parts := [][]byte{frame[:4], frame[4:12], frame[12:]}
+	if pad > 0 {
+		// The frame header and the start of the payload, so that the
+		// deadline is still armed when the rest is read.
+		parts = [][]byte{frame[:40], frame[40:]}
+	}
+	for _, part := range parts {
 		if _, err := nc.Write(part); err != nil {
 			t.Fatal(err)
 		}

@@ -220,8 +220,17 @@ func (r *sockReader) discard(n int) {
 // fill reads from the socket into p.
 func (r *sockReader) fill(p []byte) (int, error) {
 	n, err := r.r.Read(p)
+	if n == 0 && err != nil && r.idleArmed && isTimeout(err) {
+		// The idle wait's deadline, passed in the middle of a frame
+		// (one larger than the buffer) whose rest is on its way.
+		r.disarmIdle()
+		n, err = r.r.Read(p)
+	}
 	if err != nil {
 		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
 	}
 	return n, err
 }
