@@ -271,3 +271,25 @@ func testIdleDeadlineMidFrame(t *testing.T, cfg connection.Config, pad int) {
 		t.Fatalf("the connection ended: %v", srv.Err())
 	}
 }
+
+// TestParkedClientReader: a client connection's reader parks too; a call
+// wakes the server's, and the response the client's; the server
+// closing ends the client's parked connection.
+func TestParkedClientReader(t *testing.T) {
+	p := startParkPair(t)
+	for i := range 3 {
+		waitParked(t, p.cc)
+		waitParked(t, p.srv)
+		echoCall(t, p.cc, pattern(1+i*20000))
+	}
+	waitParked(t, p.cc)
+	p.srv.Close()
+	select {
+	case <-p.cc.Done():
+	case <-t.Context().Done():
+		t.Fatal("the client connection did not end")
+	}
+	if _, err := p.cc.NewStream(t.Context()); err == nil {
+		t.Error("NewStream on an ended connection succeeded")
+	}
+}
