@@ -15,6 +15,7 @@ import (
 // or the network ends it.
 func NewClientConn(nc net.Conn, cfg Config) (*Conn, error) {
 	c := newConn(nc, cfg, false)
+	c.mayPark = c.rd.raw != nil && idlePollAvailable() // the reader has goroutines of its own
 	err := c.start()
 	go c.readLoop()
 	if err != nil {

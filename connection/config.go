@@ -1,8 +1,12 @@
 package connection
 
-import "time"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
 
-import "github.com/h2grpc/h2grpc/stream"
+	"github.com/h2grpc/h2grpc/stream"
+)
 
 // Defaults for Config. They favour throughput on fast links while bounding
 // what one peer can make us hold: a connection buffers at most
@@ -106,3 +110,36 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Connections share their Config: a server's connections all have the
+// same, and a copy in each would cost every connection its size. Up to
+// maxInterned configurations are kept for the life of the process; past
+// that (a program making a configuration per connection), each connection
+// gets its own copy.
+var (
+	interned    sync.Map // Config -> *Config
+	internedLen atomic.Int32
+)
+
+const maxInterned = 64
+
+func internConfig(cfg Config) *Config {
+	if p, ok := interned.Load(cfg); ok {
+		return p.(*Config)
+	}
+	if internedLen.Load() >= maxInterned {
+		return &cfg
+	}
+	p, loaded := interned.LoadOrStore(cfg, &cfg)
+	if !loaded {
+		internedLen.Add(1)
+	}
+	return p.(*Config)
+}
+
+// monoBase and monoNow give times as integers (8 bytes in a struct where a
+// time.Time takes 24), on the monotonic clock.
+var monoBase = time.Now()
+
+// monoNow returns the time since monoBase, at least 1: 0 can mean never.
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }

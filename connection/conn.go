@@ -22,13 +22,22 @@ import (
 type Conn struct {
 	nc     net.Conn
 	server bool
-	cfg    Config
+	cfg    *Config       // shared by the connections of one configuration (internConfig)
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
 
 	rd sockReader    // owned by the reader goroutine
 	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder
 
 	hdr headerReader // owned by the reader goroutine: decodes header blocks in place of the Framer's ReadMetaHeaders
+
+	// Parking (Conn.park): a reader with nothing to read for idleGrace
+	// exits, its socket watched by the idle poller, which starts a new
+	// reader when the peer sends something.
+	mayPark bool        // set before the reader starts: it runs on goroutines of its own
+	parked  atomic.Bool // no reader runs: the first to clear it starts one
+	poller  *idlePoller // set by the first park (registerIdle)
+	pollID  uint64      // the poller's key for c
+	onEnd   func()      // called once the connection has finished (Start)
 
 	done chan struct{} // closed when the connection has finished
 
@@ -38,23 +47,26 @@ type Conn struct {
 
 	// Owned by whoever holds wmu.
 	wmu      sync.Mutex
-	wcond    sync.Cond    // on wmu: a flush has finished (flushOut)
-	wpending atomic.Int32 // writers holding or waiting for wmu
-	bw       sockWriter   // its busy flush writes without wmu (flushOut)
-	henc     *hpack.Encoder
-	hbuf     bytes.Buffer
+	wcond    sync.Cond                  // on wmu: a flush has finished (flushOut)
+	wpending atomic.Int32               // writers holding or waiting for wmu
+	bw       sockWriter                 // its busy flush writes without wmu (flushOut)
+	henc     *headerEncoder             // made by encoder, with the first header block we send
 	werr     error                      // sticky write error
 	fhdr     [9 + stream.PrefixLen]byte // DATA frame header (+ message prefix) scratch
 	nextID   uint32                     // client: the next stream id (also under mu)
 
 	// Owned by the reader goroutine.
 	gotSettings bool
-	emptyData   int           // DATA frames without payload or END_STREAM in a row
-	due         []*Stream     // streams with a handler start or wake-up to deliver (batch.go)
-	ready       chan struct{} // closed once the peer's first SETTINGS is applied
+	emptyData   int       // DATA frames without payload or END_STREAM in a row
+	due         []*Stream // streams with a handler start or wake-up to deliver (batch.go)
 
 	// Written by the reader under mu; read under mu.
 	lastPeerID uint32 // highest stream id the peer opened
+
+	// Under mu: the peer's first SETTINGS has been applied (isReady), and
+	// the channel Ready returned, made only if it was asked for before.
+	isReady bool
+	ready   chan struct{}
 
 	// Owned by mu, which is never held across I/O.
 	mu           sync.Mutex
@@ -88,7 +100,7 @@ type Conn struct {
 
 	framesRead   atomic.Uint64 // by the reader: Activity
 	sentResponse atomic.Bool   // a DATA or HEADERS frame was written since the client's last PING (keepalive enforcement)
-	lastPing     time.Time     // under mu: the client's last PING
+	lastPing     int64         // under mu: the client's last PING, in monoNow's time; 0 for none
 	pingStrikes  int           // under mu: PINGs the enforcement refused
 	goAwayDebug  string        // under mu: the debug data of the peer's GOAWAY
 
@@ -106,13 +118,13 @@ type peerSettings struct {
 var clientPreface = []byte(http2.ClientPreface)
 
 func newConn(nc net.Conn, cfg Config, server bool) *Conn {
-	cfg = cfg.withDefaults()
+	cfgp := internConfig(cfg.withDefaults())
+	cfg = *cfgp
 	c := &Conn{
 		nc:        nc,
 		server:    server,
-		cfg:       cfg,
+		cfg:       cfgp,
 		done:      make(chan struct{}),
-		ready:     make(chan struct{}),
 		idleSince: time.Now(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
@@ -130,17 +142,34 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	c.rd.init(nc, cfg.ReadBufferSize)
 	c.rd.beforeRead = c.flushDue
 	c.fr = http2.NewFramer(&c.bw, &c.rd)
-	c.fr.SetReuseFrames()
+	// No SetReuseFrames: the frames it reuses are DATA, which readData
+	// reads without the Framer.
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
 	c.hdr.init(c.fr, cfg.MaxHeaderListSize) // the Framer's ReadMetaHeaders stays nil
-	c.henc = hpack.NewEncoder(&c.hbuf)
 	c.send.n = initialWindow
 	c.recv.init(initialWindow)
 	if !server {
 		c.nextID = 1
 	}
 	return c
+}
+
+// encoder returns the HPACK encoder, made on first use: a connection
+// that never sends a header block (an idle one) does not hold it. wmu must
+// be held.
+func (c *Conn) encoder() *headerEncoder {
+	if c.henc == nil {
+		c.henc = new(headerEncoder)
+		c.henc.Encoder = hpack.NewEncoder(&c.henc.buf)
+	}
+	return c.henc
+}
+
+// headerEncoder is the HPACK encoder with the buffer it encodes into.
+type headerEncoder struct {
+	*hpack.Encoder
+	buf bytes.Buffer
 }
 
 // start writes our preface (the client's magic, then SETTINGS and the
@@ -204,7 +233,33 @@ func (c *Conn) Info() any {
 // Ready is closed once the peer's first SETTINGS has arrived and been
 // applied: the peer speaks HTTP/2 and its limits are known. A client
 // connection counts as connected only then.
-func (c *Conn) Ready() <-chan struct{} { return c.ready }
+func (c *Conn) Ready() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ready == nil {
+		if c.isReady {
+			return closedChan
+		}
+		c.ready = make(chan struct{})
+	}
+	return c.ready
+}
+
+// setReady marks the peer's first SETTINGS applied (Ready).
+func (c *Conn) setReady() {
+	c.mu.Lock()
+	c.isReady = true
+	if c.ready != nil {
+		close(c.ready)
+	}
+	c.mu.Unlock()
+}
+
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Done is closed once the connection has finished and every stream on it
 // has been ended.
@@ -231,8 +286,16 @@ func (c *Conn) CloseWithError(cause error) error {
 		c.err = cause
 	}
 	c.mu.Unlock()
-	err := c.nc.Close()
+	err := c.closeNC()
 	<-c.done
+	return err
+}
+
+// closeNC closes the socket, for anyone but the reader, and wakes a parked
+// reader so that it sees the socket closed and ends the connection.
+func (c *Conn) closeNC() error {
+	err := c.nc.Close()
+	c.unpark()
 	return err
 }
 
@@ -339,7 +402,11 @@ func (c *Conn) teardown(cause error, linger bool) {
 		c.nc.Close()
 	}
 	c.waitWriter()
+	forgetIdle(c)
 	close(c.done)
+	if c.onEnd != nil {
+		c.onEnd()
+	}
 }
 
 // waitCond waits on c.cond until ready returns true or ctx ends; it is

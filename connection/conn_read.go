@@ -13,9 +13,13 @@ import (
 )
 
 // readLoop is the reader goroutine: it reads frames and dispatches them to
-// the event handlers until the connection ends, then tears it down.
+// the event handlers until the connection ends, then tears it down, or
+// until it parks (awaitData), to be resumed by a new goroutine.
 func (c *Conn) readLoop() {
 	err := c.readFrames()
+	if err == errParked {
+		return
+	}
 	c.flushDue()
 	var ce http2.ConnectionError
 	if errors.As(err, &ce) {
@@ -39,6 +43,7 @@ func (c *Conn) readLoop() {
 // GOAWAY that says why the connection ended. x/net/http2's server waits
 // the same way.
 func (c *Conn) linger() {
+	c.rd.idleArmed = false // the deadline is linger's now
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	io.Copy(io.Discard, &c.rd)
 }
@@ -48,10 +53,12 @@ func (c *Conn) linger() {
 const lingerTimeout = time.Second
 
 func (c *Conn) readFrames() error {
-	if d := c.cfg.HandshakeTimeout; d > 0 {
+	if c.gotSettings {
+		// A reader resumed after parking: the handshake is done.
+	} else if d := c.cfg.HandshakeTimeout; d > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(d))
 	}
-	if c.server {
+	if c.server && !c.gotSettings {
 		var preface [len(http2.ClientPreface)]byte
 		if _, err := io.ReadFull(&c.rd, preface[:]); err != nil {
 			return err
@@ -61,6 +68,11 @@ func (c *Conn) readFrames() error {
 		}
 	}
 	for {
+		if c.rd.rpos == c.rd.wpos {
+			if err := c.awaitData(); err != nil {
+				return err
+			}
+		}
 		// The Framer reads every frame header, so that it checks the
 		// frame size and the frame order (nothing but CONTINUATION inside
 		// a header block) for all of them; DATA payloads are read here,
@@ -121,12 +133,105 @@ func (c *Conn) readFrames() error {
 			if c.cfg.HandshakeTimeout > 0 {
 				c.nc.SetReadDeadline(time.Time{})
 			}
-			close(c.ready)
+			c.setReady()
 			continue
 		}
 		if err := c.dispatch(f); err != nil {
 			return err
 		}
+	}
+}
+
+// Start runs a server connection as Serve does, but the reader may leave
+// the calling goroutine: Start returns once the connection has finished or
+// the client has been silent for a while (idleGrace). While it is silent
+// no goroutine waits for it, on TCP and Unix sockets on Linux (the idle
+// poller watches the socket); a new goroutine reads what it sends next.
+// onEnd, if not nil, is called once the connection has finished, where
+// Serve would return.
+func (c *Conn) Start(onEnd func()) {
+	c.onEnd = onEnd
+	c.mayPark = c.rd.raw != nil && idlePollAvailable()
+	if err := c.start(); err != nil {
+		c.nc.Close()
+	}
+	c.readLoop()
+}
+
+// idleGrace is how long a reader waits on the socket before it parks
+// (between one and two of it after the last read, see awaitData): a
+// connection in use keeps its reader, and only one left alone pays for
+// parking and resuming, a few microseconds.
+var idleGrace = 50 * time.Millisecond
+
+// errParked ends readFrames when the reader has parked: the connection
+// goes on, its reader goroutine exits.
+var errParked = errors.New("reader parked")
+
+// awaitData is where the reader, having parsed all it has read, is about
+// to read the socket again, and to wait there until the peer sends more:
+// readFrames calls it (only) whenever nothing is left in the read buffer
+// at a frame boundary, on every connection. Where it may park, it
+// waits here, with the idle deadline armed, and parks when a whole
+// idleGrace passes without data (errParked); elsewhere the Framer's read
+// waits. The deadline is re-armed once per idleGrace, not at each wait,
+// which would cost a timer update per read.
+func (c *Conn) awaitData() error {
+	if !c.mayPark || !c.gotSettings {
+		return nil
+	}
+	r := &c.rd
+	for {
+		if !r.idleArmed {
+			r.armIdle(idleGrace)
+		}
+		n, timedOut, err := r.fillIdle()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if !timedOut {
+			continue
+		}
+		if r.fills != r.fillsAtArm {
+			continue // data came since the deadline was armed: wait another idleGrace
+		}
+		if c.park() {
+			return errParked
+		}
+		return nil // cannot park: the Framer's read waits
+	}
+}
+
+// park stops the reader: the idle poller (or a Close) starts a new one
+// once the socket is readable. It returns false when the socket cannot be
+// watched: the reader waits on it as it is, without parking again.
+func (c *Conn) park() bool {
+	first, ok := registerIdle(c)
+	if ok {
+		// From here on another reader may start: this one touches
+		// nothing of c that a reader writes, and of the socket only
+		// its descriptor, which arm holds.
+		c.parked.Store(true)
+		if c.poller.arm(c, first) == nil {
+			return true
+		}
+		if !c.parked.CompareAndSwap(true, false) {
+			return true // a Close has started a new reader already
+		}
+	}
+	c.mayPark = false
+	c.rd.disarmIdle()
+	return false
+}
+
+// unpark starts a reader for a parked connection: its socket is readable,
+// or closed.
+func (c *Conn) unpark() {
+	if c.parked.CompareAndSwap(true, false) {
+		go c.readLoop()
 	}
 }
 
@@ -461,7 +566,7 @@ const maxPingStrikes = 2
 // pingRefused applies the keepalive enforcement to a client PING arriving
 // now; c.mu must be held.
 func (c *Conn) pingRefused() bool {
-	now := time.Now()
+	now := monoNow()
 	last := c.lastPing
 	c.lastPing = now
 	if c.sentResponse.Swap(false) {
@@ -473,7 +578,7 @@ func (c *Conn) pingRefused() bool {
 		// No call to keep alive: as grpc-go, only a ping per two hours.
 		minTime = max(minTime, idlePingInterval)
 	}
-	return !last.IsZero() && now.Sub(last) < minTime
+	return last != 0 && time.Duration(now-last) < minTime
 }
 
 // idlePingInterval is how often a client may ping a connection without

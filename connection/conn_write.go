@@ -43,7 +43,7 @@ func (c *Conn) unlockWrite() {
 	c.wmu.Unlock()
 	if failed {
 		// The reader will see the socket fail and tear the connection down.
-		c.nc.Close()
+		c.closeNC()
 	}
 }
 
@@ -205,7 +205,7 @@ func (c *Conn) writeLoop() {
 		c.unlockWrite()
 		if closeAfter {
 			if !linger {
-				c.nc.Close()
+				c.closeNC()
 			}
 			c.mu.Lock()
 			c.writeDone = true
@@ -288,7 +288,7 @@ func (c *Conn) writeCtrl(f *ctrlFrame) error {
 		return c.fr.WritePing(true, f.data)
 	case ctrlSettingsAck:
 		if f.n != 0 {
-			c.henc.SetMaxDynamicTableSizeLimit(f.n - 1)
+			c.encoder().SetMaxDynamicTableSizeLimit(f.n - 1)
 		}
 		return c.fr.WriteSettingsAck()
 	case ctrlGoAway:

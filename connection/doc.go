@@ -13,7 +13,14 @@
 //     drains it first, so an ACK leaves before the DATA its SETTINGS allow.
 //     The control writer runs only while there is work: queueing a frame
 //     starts it, and it exits once nothing is left, so an idle connection
-//     has one goroutine, its reader.
+//     has one goroutine, its reader, and mostly not even that: a reader
+//     on goroutines of its own (a client connection's, or a server
+//     connection's run by Start rather than Serve) that has had nothing to
+//     read for 50-100 ms parks (Conn.awaitData): it exits, and the idle
+//     poller (idlepoll_linux.go, one epoll set waited on through Go's
+//     poller) starts a new one once the socket is readable or closed. Where the
+//     socket is not a plain TCP or Unix one (TLS) or there is no epoll, the
+//     reader waits on its goroutine.
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.

@@ -45,10 +45,15 @@ func (r *headerReader) init(fr *http2.Framer, maxList uint32) {
 		maxList = 16 << 20 // Framer.maxHeaderListSize's default
 	}
 	r.fr, r.maxList = fr, maxList
+}
+
+// newDecoder makes the HPACK decoder, with the first header block: a
+// connection that never gets one (an idle one) does not hold it.
+func (r *headerReader) newDecoder() {
 	r.dec = hpack.NewDecoder(4096, r.emit)
 	// readMetaFrame's maxHeaderStringLen: the list size, or no limit if
 	// it overflows an int.
-	if n := int(maxList); n >= 0 {
+	if n := int(r.maxList); n >= 0 {
 		r.dec.SetMaxStringLength(n)
 	}
 }
@@ -103,6 +108,9 @@ func (r *headerReader) read(hf *http2.HeadersFrame) (http2.Frame, error) {
 	*mh = http2.MetaHeadersFrame{HeadersFrame: hf, Fields: r.fields[:0]}
 	r.headersRemain, r.trailersRemain = r.maxList, r.maxList
 	r.sawRegular, r.invalid = false, nil
+	if r.dec == nil {
+		r.newDecoder()
+	}
 	r.dec.SetEmitEnabled(true)
 	defer func() {
 		if cap(mh.Fields) <= maxKeptFields {

@@ -10,12 +10,12 @@ import (
 	"github.com/h2grpc/h2grpc/stream"
 )
 
-// encodeHeader HPACK-encodes h into c.hbuf: pseudo-headers first, then the
+// encodeHeader HPACK-encodes h into the encoder's buffer: pseudo-headers first, then the
 // gRPC headers, then metadata. wmu must be held. The block is valid until
 // the next call.
 func (c *Conn) encodeHeader(h *stream.Header) []byte {
-	c.hbuf.Reset()
-	e := c.henc
+	e := c.encoder()
+	e.buf.Reset()
 	visitFields(h, func(name, value string) {
 		e.WriteField(hpack.HeaderField{Name: name, Value: value})
 	})
@@ -28,7 +28,7 @@ func (c *Conn) encodeHeader(h *stream.Header) []byte {
 			e.WriteField(hpack.HeaderField{Name: k, Value: v})
 		}
 	}
-	return c.hbuf.Bytes()
+	return e.buf.Bytes()
 }
 
 // visitFields calls fn with each non-empty field of h but its metadata, in

@@ -1,9 +1,12 @@
 package connection
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // Socket buffers. A connection holds a write buffer only while something
@@ -152,6 +155,13 @@ type sockReader struct {
 	// beforeRead, if set, runs before each read from the socket, which
 	// may block: the connection delivers what it batched (batch.go).
 	beforeRead func()
+	// idleArmed says the read deadline is the idle wait's (Conn.awaitData),
+	// set when fills was fillsAtArm: it is not the connection's deadline,
+	// and a read in the middle of a frame that runs into it goes on
+	// waiting.
+	idleArmed  bool
+	fills      uint64 // reads from the socket that returned data
+	fillsAtArm uint64
 }
 
 func (r *sockReader) init(rd io.Reader, size int) {
@@ -218,8 +228,17 @@ func (r *sockReader) fill(p []byte) (int, error) {
 		r.beforeRead()
 	}
 	n, err := r.r.Read(p)
+	if n == 0 && err != nil && r.idleArmed && isTimeout(err) {
+		// The idle wait's deadline, passed in the middle of a frame
+		// (one larger than the buffer) whose rest is on its way.
+		r.disarmIdle()
+		n, err = r.r.Read(p)
+	}
 	if err != nil {
 		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
 	}
 	return n, err
 }
@@ -236,11 +255,20 @@ func (r *sockReader) fillBuf() (int, error) {
 		}
 		r.raw.reader = r
 		n, err = r.raw.read()
+		if err != nil && r.idleArmed && isTimeout(err) {
+			// The idle wait's deadline, passed in the middle of a frame
+			// whose rest is still on its way.
+			r.disarmIdle()
+			n, err = r.raw.read()
+		}
 	} else {
 		n, err = r.fill(*r.buf)
 	}
 	if err != nil {
 		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
 	}
 	r.wpos = n
 	if n == 0 && r.raw != nil {
@@ -256,3 +284,45 @@ func (r *sockReader) release() {
 	}
 	r.rpos, r.wpos = 0, 0
 }
+
+// fillIdle is fillBuf for the reader waiting between frames with nothing
+// buffered (Conn.awaitData): with the idle deadline armed, a read that
+// runs into it returns timedOut instead of failing the connection.
+func (r *sockReader) fillIdle() (n int, timedOut bool, err error) {
+	if r.beforeRead != nil {
+		r.beforeRead()
+	}
+	r.rpos, r.wpos = 0, 0
+	r.raw.reader = r
+	n, err = r.raw.read()
+	if err != nil && r.idleArmed && isTimeout(err) {
+		r.idleArmed = false
+		return 0, true, nil
+	}
+	if err != nil {
+		r.eof = true
+	}
+	if n > 0 {
+		r.fills++
+	}
+	r.wpos = n
+	if n == 0 {
+		r.release()
+	}
+	return n, false, err
+}
+
+// armIdle sets the idle wait's read deadline, d from now.
+func (r *sockReader) armIdle(d time.Duration) {
+	r.raw.nc.SetReadDeadline(time.Now().Add(d))
+	r.idleArmed = true
+	r.fillsAtArm = r.fills
+}
+
+// disarmIdle clears the idle wait's read deadline.
+func (r *sockReader) disarmIdle() {
+	r.raw.nc.SetReadDeadline(time.Time{})
+	r.idleArmed = false
+}
+
+func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

@@ -2,10 +2,16 @@
 
 package connection
 
-import "io"
+import (
+	"io"
+	"net"
+)
 
 // rawReader is not available here: sockReader reads the blocking way.
-type rawReader struct{ reader *sockReader }
+type rawReader struct {
+	nc     net.Conn
+	reader *sockReader
+}
 
 func newRawReader(io.Reader) *rawReader { return nil }
 

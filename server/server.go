@@ -164,14 +164,12 @@ func (s *Server) serveConn(nc net.Conn) {
 	s.accepted[nc] = struct{}{}
 	s.connWG.Add(1)
 	s.mu.Unlock()
-	go func() {
-		defer s.connWG.Done()
-		s.runConn(nc)
-	}()
+	go s.runConn(nc)
 }
 
 // runConn is a connection's goroutine: the credentials' handshake, then
-// HTTP/2 until the connection ends.
+// HTTP/2 until the connection ends or its client falls silent
+// (connection.Conn.Start); connWG is done once the connection has ended.
 func (s *Server) runConn(raw net.Conn) {
 	nc, info, err := s.handshake(raw)
 	var c *connection.Conn
@@ -190,16 +188,19 @@ func (s *Server) runConn(raw net.Conn) {
 		}
 		// Nothing is logged: the client sees its own error of a failed
 		// handshake, and the server has no log.
+		s.connWG.Done()
 		return
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	k := startKeeper(c, s.opts.keepalive)
-	c.Serve()
-	k.stop()
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
+	c.Start(func() {
+		k.stop()
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.connWG.Done()
+	})
 }
 
 // stop closes the listeners and returns the connections to end.

@@ -20,14 +20,14 @@ import (
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
 
-// idleEcho answers each message of a bidi stream with one reply; parked
+// parkedEcho answers each message of a bidi stream with one reply; parked
 // counts the handlers waiting for their next message.
-type idleEcho struct {
+type parkedEcho struct {
 	pb.UnimplementedExampleServer
 	parked atomic.Int64
 }
 
-func (e *idleEcho) StreamStream(st grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
+func (e *parkedEcho) StreamStream(st grpc.BidiStreamingServer[pb.ExampleRequest, pb.ExampleReply]) error {
 	for {
 		e.parked.Add(1)
 		r, err := st.Recv()
@@ -49,7 +49,7 @@ func (e *idleEcho) StreamStream(st grpc.BidiStreamingServer[pb.ExampleRequest, p
 // large frame in prepareCall). The client side of an h2grpc stream has no
 // goroutine.
 func TestIdleStreamStack(t *testing.T) {
-	e := &idleEcho{}
+	e := &parkedEcho{}
 	srv := server.New()
 	pb.RegisterExampleServer(srv, e)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
