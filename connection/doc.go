@@ -21,6 +21,10 @@
 //     poller) starts a new one once the socket is readable or closed. Where the
 //     socket is not a plain TCP or Unix one (TLS) or there is no epoll, the
 //     reader waits on its goroutine.
+//     The reader hands work on once per read from the socket, not per
+//     frame (batch.go): handler starts and receive wake-ups queued while it
+//     parses what one read brought are delivered just before it reads
+//     again, so a goroutine is woken once with all its frames.
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.
