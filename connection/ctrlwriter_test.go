@@ -44,24 +44,7 @@ func TestControlWriterOnlyWhileWorking(t *testing.T) {
 // every PING and every ACK is written (a lost wake-up would leave a Ping
 // waiting for ever), and Close leaves no writer behind (goleak).
 func TestControlWriterWakeUps(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := lis.Accept()
-		acc <- c
-	}()
-	a, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-acc
-	if b == nil {
-		t.Fatal("accept failed")
-	}
+	a, b := tcpPair(t)
 	srv := connection.NewServerConn(b, connection.Config{}, func(st *connection.Stream) { st.Finish() })
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -34,29 +33,13 @@ func startParkPair(t *testing.T) *parkPair {
 		t.Skip("connections do not park here")
 	}
 	connection.SetIdleGrace(t, time.Millisecond)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := lis.Accept()
-		acc <- c
-	}()
-	a, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := <-acc
-	if b == nil {
-		t.Fatal("accept failed")
-	}
+	a, b := tcpPair(t)
 	p := &parkPair{ended: make(chan struct{})}
 	p.srv = connection.NewServerConn(b, connection.Config{}, func(st *connection.Stream) {
 		p.handlers.Go(func() { echo(st) })
 	})
 	go p.srv.Start(func() { close(p.ended) })
+	var err error
 	p.cc, err = connection.NewClientConn(a, connection.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -196,23 +179,10 @@ func testIdleDeadlineMidFrame(t *testing.T, cfg connection.Config, pad int) {
 		t.Skip("connections do not park here")
 	}
 	connection.SetIdleGrace(t, time.Millisecond)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := lis.Accept()
-		acc <- c
-	}()
-	nc, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, b := tcpPair(t)
 	defer nc.Close()
 	got := make(chan string, 1)
-	srv := connection.NewServerConn(<-acc, cfg, func(st *connection.Stream) {
+	srv := connection.NewServerConn(b, cfg, func(st *connection.Stream) {
 		h, err := st.Recv.Header()
 		if err != nil {
 			got <- err.Error()
