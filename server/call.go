@@ -139,8 +139,16 @@ func (c *Call) RecvMsg(m any) error {
 	if err != nil {
 		return err
 	}
+	return c.decode(&msg, m)
+}
+
+// decode unmarshals msg into m. A frame of its own: RecvMsg's stays small
+// while a handler waits in it (see handleStream).
+//
+//go:noinline
+func (c *Call) decode(msg *stream.Message, m any) error {
 	c.recvCompressed = msg.Compressed
-	return stream.Unmarshal(msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m)
+	return stream.Unmarshal(*msg, c.codec, c.dcomp, c.st.Recv.MaxSize(), m)
 }
 
 // RecvCompressed reports whether the last request RecvMsg returned arrived

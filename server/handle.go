@@ -40,32 +40,42 @@ const (
 
 // worker runs st's handler, then the handlers of the streams given to it
 // while it waits idle, until it has waited workerIdle, enough others wait,
-// or the server stops.
+// or the server stops. Its frame stays small (the wait is in nextStream):
+// it is under every handler, and an idle stream's handler stack shrinks
+// only while all the frames under it stay small (handleStream).
 func (s *Server) worker(st *connection.Stream) {
 	defer s.workerWG.Done()
 	var idle *time.Timer // one per worker, not per call
-	for {
+	for st != nil {
 		s.handleStream(st)
-		if s.idleWorkers.Add(1) > maxIdleWorkers {
-			s.idleWorkers.Add(-1)
-			return
-		}
-		if idle == nil {
-			idle = time.NewTimer(workerIdle)
-		} else {
-			idle.Reset(workerIdle)
-		}
-		select {
-		case st = <-s.work:
-			s.idleWorkers.Add(-1)
-		case <-idle.C:
-			s.idleWorkers.Add(-1)
-			return
-		case <-s.quit:
-			s.idleWorkers.Add(-1)
-			idle.Stop()
-			return
-		}
+		st = s.nextStream(&idle)
+	}
+}
+
+// nextStream waits, as an idle worker, for the next stream to handle; nil
+// when the worker is to exit. *idle is the worker's timer, made on first
+// use.
+//
+//go:noinline
+func (s *Server) nextStream(idle **time.Timer) *connection.Stream {
+	if s.idleWorkers.Add(1) > maxIdleWorkers {
+		s.idleWorkers.Add(-1)
+		return nil
+	}
+	if *idle == nil {
+		*idle = time.NewTimer(workerIdle)
+	} else {
+		(*idle).Reset(workerIdle)
+	}
+	defer s.idleWorkers.Add(-1)
+	select {
+	case st := <-s.work:
+		return st
+	case <-(*idle).C:
+		return nil
+	case <-s.quit:
+		(*idle).Stop()
+		return nil
 	}
 }
 
