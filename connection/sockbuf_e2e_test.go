@@ -45,26 +45,7 @@ func testConcurrentStreams(t *testing.T, cfg connection.Config, streams, msgs, m
 	// The server echoes each message back, then ends with OK.
 	var handlers sync.WaitGroup
 	srv := connection.NewServerConn(b, cfg, func(st *connection.Stream) {
-		handlers.Go(func() {
-			defer st.Finish()
-			setResponseHeader(st)
-			for {
-				m, err := st.Recv.Recv()
-				if err == io.EOF {
-					st.Send.Close(okStatus())
-					return
-				}
-				if err != nil {
-					st.Cancel(err)
-					return
-				}
-				err = st.Send.Send(m.Data, false)
-				m.Release()
-				if err != nil {
-					return
-				}
-			}
-		})
+		handlers.Go(func() { echo(st) })
 	})
 	served := make(chan struct{})
 	go func() {

@@ -7,11 +7,9 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/h2grpc/h2grpc/client"
 	"github.com/h2grpc/h2grpc/server"
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
@@ -33,17 +31,7 @@ func (allocEcho) UnaryUnary(_ context.Context, r *pb.ExampleRequest) (*pb.Exampl
 func TestUnaryAllocs(t *testing.T) {
 	srv := server.New()
 	pb.RegisterExampleServer(srv, allocEcho{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, err := client.Dial(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := serveAndDial(t, srv)
 	ec := pb.NewExampleClient(cc)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()

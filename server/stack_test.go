@@ -8,7 +8,6 @@ package server_test
 import (
 	"context"
 	"io"
-	"net"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -17,7 +16,6 @@ import (
 
 	"google.golang.org/grpc"
 
-	"github.com/h2grpc/h2grpc/client"
 	"github.com/h2grpc/h2grpc/server"
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
@@ -68,17 +66,7 @@ func TestIdleStreamStack(t *testing.T) {
 	e := &parkedEcho{}
 	srv := server.New()
 	pb.RegisterExampleServer(srv, e)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
-	cc, err := client.Dial(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := serveAndDial(t, srv)
 	ec := pb.NewExampleClient(cc)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
