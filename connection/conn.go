@@ -24,6 +24,7 @@ type Conn struct {
 	server bool
 	cfg    *Config       // shared by the connections of one configuration (internConfig)
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
+	inline InlineHandler // server: may run a stream on the reader instead (inline.go)
 
 	rd sockReader    // owned by the reader goroutine
 	fr *http2.Framer // reads belong to the reader goroutine, writes to wmu's holder

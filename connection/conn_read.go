@@ -180,6 +180,12 @@ func (c *Conn) awaitData() error {
 	if !c.mayPark || !c.gotSettings {
 		return nil
 	}
+	if s := c.takeInline(); s != nil {
+		c.flushDue()
+		if c.runInline(s) {
+			return errParked
+		}
+	}
 	r := &c.rd
 	for {
 		if !r.idleArmed {

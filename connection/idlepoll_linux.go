@@ -78,22 +78,52 @@ func registerIdle(c *Conn) (first, ok bool) {
 // last read is not missed. The reader calls it once c is parked, so it
 // reads nothing of c that another reader may write.
 func (p *idlePoller) arm(c *Conn, first bool) error {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
 	op := syscall.EPOLL_CTL_MOD
 	if first {
 		op = syscall.EPOLL_CTL_ADD
 	}
-	ev.Fd = int32(uint32(c.pollID))
-	ev.Pad = int32(uint32(c.pollID >> 32))
-	var err error
-	// Inside Control the descriptor cannot be closed (and its number
-	// reused) under us.
-	cerr := c.rd.raw.rc.Control(func(fd uintptr) {
-		err = syscall.EpollCtl(p.epfd, op, int(fd), &ev)
-	})
-	if cerr != nil {
-		return cerr
+	return p.epollCtl(c, op, syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLONESHOT)
+}
+
+// disarm stops watching c's socket for data, for a reader that runs again
+// without having parked (runInline). The epoll set still reports an error
+// or hang-up, which finds c with its reader and is ignored.
+func (p *idlePoller) disarm(c *Conn) {
+	p.epollCtl(c, syscall.EPOLL_CTL_MOD, syscall.EPOLLONESHOT)
+}
+
+// pollCtl is an epoll_ctl call with its arguments and its func for
+// RawConn.Control, made once and pooled: a closure made at each call would
+// be allocated at each park and each handler run on the reader. Not one
+// per connection: once the socket is armed another reader may start and
+// arm it while this one is still reading the result.
+type pollCtl struct {
+	epfd, op int
+	ev       syscall.EpollEvent
+	err      error
+	fn       func(fd uintptr)
+}
+
+var pollCtls = sync.Pool{New: func() any {
+	pc := new(pollCtl)
+	pc.fn = func(fd uintptr) {
+		pc.err = syscall.EpollCtl(pc.epfd, pc.op, int(fd), &pc.ev)
 	}
+	return pc
+}}
+
+// epollCtl runs epoll_ctl(op) with events for c's socket in p's set.
+// Inside Control the descriptor cannot be closed (and its number reused)
+// under us.
+func (p *idlePoller) epollCtl(c *Conn, op int, events uint32) error {
+	pc := pollCtls.Get().(*pollCtl)
+	pc.epfd, pc.op, pc.err = p.epfd, op, nil
+	pc.ev = syscall.EpollEvent{Events: events, Fd: int32(uint32(c.pollID)), Pad: int32(uint32(c.pollID >> 32))}
+	err := c.rd.raw.rc.Control(pc.fn)
+	if err == nil {
+		err = pc.err
+	}
+	pollCtls.Put(pc)
 	return err
 }
 

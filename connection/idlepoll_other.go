@@ -12,4 +12,6 @@ func registerIdle(*Conn) (first, ok bool) { return false, false }
 
 func (p *idlePoller) arm(*Conn, bool) error { panic("unreachable") }
 
+func (p *idlePoller) disarm(*Conn) { panic("unreachable") }
+
 func forgetIdle(*Conn) {}

@@ -101,6 +101,12 @@ func echoCall(t *testing.T, cc *connection.Conn, msg []byte) {
 	if err := st.Send.Close(nil); err != nil {
 		t.Fatal(err)
 	}
+	checkEcho(t, st, msg)
+}
+
+// checkEcho reads the response to an echo call that sent msg.
+func checkEcho(t *testing.T, st *connection.Stream, msg []byte) {
+	t.Helper()
 	m, err := st.Recv.Recv()
 	if err != nil {
 		t.Fatal(err)

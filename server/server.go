@@ -175,6 +175,7 @@ func (s *Server) runConn(raw net.Conn) {
 	var c *connection.Conn
 	if err == nil {
 		c = connection.NewServerConn(nc, s.opts.conn, s.startStream)
+		c.SetInline((*inlineRunner)(s))
 		if info != nil {
 			c.SetInfo(info)
 		}
