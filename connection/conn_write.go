@@ -63,10 +63,17 @@ func (c *Conn) flushOut() {
 	// Let the goroutines ready to run here go first: other senders add
 	// their frames to this write instead of making their own. With
 	// nothing else ready this costs a trip through the scheduler, well
-	// under a syscall.
-	c.wmu.Unlock()
-	runtime.Gosched()
-	c.wmu.Lock()
+	// under a syscall, and often a second thread woken for nothing (the
+	// runtime wakes one for the yielding goroutine): with one stream open
+	// nobody else sends on it, and the yield is skipped.
+	c.mu.Lock()
+	alone := c.active <= 1
+	c.mu.Unlock()
+	if !alone {
+		c.wmu.Unlock()
+		runtime.Gosched()
+		c.wmu.Lock()
+	}
 	for round := 0; c.bw.Buffered() > 0 && c.werr == nil; round++ {
 		if round == maxFlushRounds {
 			c.mu.Lock()
