@@ -32,6 +32,7 @@ type serverReady struct {
 // It does not stop the server: the process ends, and its connections with
 // it, sooner than a server holding 10,000 streams would stop.
 func serveMain(stack string, port int, maxStreams uint32, stdout io.Writer) error {
+	defer startProfile("server", stack)()
 	svc := new(testService)
 	serve, _, err := newServer(stack, maxStreams, svc)
 	if err != nil {
@@ -143,6 +144,7 @@ func childTimeout(t timing) time.Duration { return t.Warmup + t.Window + 2*time.
 // clientMain runs w from clientStack against a server process and prints
 // its Sample.
 func clientMain(w workload, clientStack, addr, ctlAddr string, t timing, stdout io.Writer) error {
+	defer startProfile("client", clientStack)()
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout(t))
 	defer cancel()
 	ctl, err := dialCtl(ctx, ctlAddr)
