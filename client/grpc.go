@@ -34,6 +34,7 @@ func (c *Conn) invoke(ctx context.Context, method string, req, reply any, _ *grp
 	if err := call.send(req, true); err != nil && err != io.EOF {
 		return call.fail(err)
 	}
+	call.st().ReadResponse()
 	return call.recvOne(reply)
 }
 

@@ -40,6 +40,11 @@ type Conn struct {
 	pollID  uint64      // the poller's key for c
 	onEnd   func()      // called once the connection has finished (Start)
 
+	// A client's caller reading its own response (callerread.go).
+	caller       *Stream                // owned by the reader: the stream whose caller reads
+	fillsAtStart uint64                 // owned by the reader: rd.fills when this reader started
+	callerStream atomic.Pointer[Stream] // caller, for Cancel to interrupt
+
 	done chan struct{} // closed when the connection has finished
 
 	// c.writeLoop as a func value, made once: go c.writeLoop() would

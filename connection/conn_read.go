@@ -16,7 +16,12 @@ import (
 // the event handlers until the connection ends, then tears it down, or
 // until it parks (awaitData), to be resumed by a new goroutine.
 func (c *Conn) readLoop() {
-	err := c.readFrames()
+	c.endRead(c.readFrames())
+}
+
+// endRead ends a reader's run, on whatever goroutine read: nothing when it
+// parked, the connection's teardown when it failed or ended.
+func (c *Conn) endRead(err error) {
 	if err == errParked {
 		return
 	}
@@ -53,6 +58,7 @@ func (c *Conn) linger() {
 const lingerTimeout = time.Second
 
 func (c *Conn) readFrames() error {
+	c.fillsAtStart = c.rd.fills
 	if c.gotSettings {
 		// A reader resumed after parking: the handshake is done.
 	} else if d := c.cfg.HandshakeTimeout; d > 0 {
@@ -188,8 +194,22 @@ func (c *Conn) awaitData() error {
 	}
 	r := &c.rd
 	for {
+		if c.caller == nil && r.fills != c.fillsAtStart && c.idleClient() {
+			// A client with no stream open: its next caller reads its
+			// response itself (callerread.go). Not before this reader
+			// has read something: the socket that started it is
+			// readable, and parking again would only start another.
+			c.flushDue()
+			if c.park() {
+				return errParked
+			}
+			return nil
+		}
 		if !r.idleArmed {
 			r.armIdle(idleGrace)
+		}
+		if c.caller != nil && c.callerDone() {
+			return errYield
 		}
 		n, timedOut, err := r.fillIdle()
 		if err != nil {
@@ -203,6 +223,9 @@ func (c *Conn) awaitData() error {
 		}
 		if r.fills != r.fillsAtArm {
 			continue // data came since the deadline was armed: wait another idleGrace
+		}
+		if c.caller != nil {
+			continue // a caller waits for its response here, or was interrupted
 		}
 		if c.park() {
 			return errParked

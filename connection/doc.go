@@ -25,6 +25,14 @@
 //     frame (batch.go): handler starts and receive wake-ups queued while it
 //     parses what one read brought are delivered just before it reads
 //     again, so a goroutine is woken once with all its frames.
+//     With one call in flight, no goroutine is handed anything: a server
+//     reader runs the unary handler whose request it has read itself,
+//     its socket watched by the idle poller meanwhile so that anything
+//     else the client sends starts another reader (inline.go); a client
+//     connection with no stream open parks its reader at once, and the
+//     unary caller that finds it parked reads its own response
+//     (Stream.ReadResponse, callerread.go). The reader is whichever
+//     goroutine holds it: the one that cleared parked.
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.

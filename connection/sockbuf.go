@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -159,9 +160,13 @@ type sockReader struct {
 	// set when fills was fillsAtArm: it is not the connection's deadline,
 	// and a read in the middle of a frame that runs into it goes on
 	// waiting.
-	idleArmed  bool
-	fills      uint64 // reads from the socket that returned data
-	fillsAtArm uint64
+	idleArmed bool
+	// interrupted says a read deadline was set to wake a caller reading
+	// its own response (Conn.interruptCaller): like the idle wait's, it
+	// is not the connection's.
+	interrupted atomic.Bool
+	fills       uint64 // reads from the socket that returned data
+	fillsAtArm  uint64
 }
 
 func (r *sockReader) init(rd io.Reader, size int) {
@@ -228,7 +233,7 @@ func (r *sockReader) fill(p []byte) (int, error) {
 		r.beforeRead()
 	}
 	n, err := r.r.Read(p)
-	if n == 0 && err != nil && r.idleArmed && isTimeout(err) {
+	if n == 0 && err != nil && r.benignTimeout(err) {
 		// The idle wait's deadline, passed in the middle of a frame
 		// (one larger than the buffer) whose rest is on its way.
 		r.disarmIdle()
@@ -255,7 +260,7 @@ func (r *sockReader) fillBuf() (int, error) {
 		}
 		r.raw.reader = r
 		n, err = r.raw.read()
-		if err != nil && r.idleArmed && isTimeout(err) {
+		if err != nil && r.benignTimeout(err) {
 			// The idle wait's deadline, passed in the middle of a frame
 			// whose rest is still on its way.
 			r.disarmIdle()
@@ -295,7 +300,7 @@ func (r *sockReader) fillIdle() (n int, timedOut bool, err error) {
 	r.rpos, r.wpos = 0, 0
 	r.raw.reader = r
 	n, err = r.raw.read()
-	if err != nil && r.idleArmed && isTimeout(err) {
+	if err != nil && r.benignTimeout(err) {
 		r.idleArmed = false
 		return 0, true, nil
 	}
@@ -323,6 +328,12 @@ func (r *sockReader) armIdle(d time.Duration) {
 func (r *sockReader) disarmIdle() {
 	r.raw.nc.SetReadDeadline(time.Time{})
 	r.idleArmed = false
+}
+
+// benignTimeout reports whether err is the passing of a read deadline that
+// is not the connection's: the idle wait's or a caller's interrupt.
+func (r *sockReader) benignTimeout(err error) bool {
+	return (r.idleArmed || r.interrupted.Load()) && isTimeout(err)
 }
 
 func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }

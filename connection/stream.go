@@ -177,6 +177,7 @@ func (s *Stream) sendErrLocked() error {
 // ended both ways.
 func (s *Stream) Cancel(err error) {
 	s.reset(http2.ErrCodeCancel, err)
+	s.conn.interruptCaller(s)
 }
 
 // CutShort says the call on a server stream is being ended before its
