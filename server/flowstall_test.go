@@ -18,7 +18,7 @@ import (
 )
 
 // unreadStreams is twice as many streams as would spend the connection
-// window if each held a whole stream window unread (16 by default).
+// window if each held a whole stream window unread (8 by default).
 const unreadStreams = 2 * connection.DefaultConnWindow / connection.DefaultStreamWindow
 
 // TestUnreadStreamsDoNotStallConnection: streams whose receiver does not

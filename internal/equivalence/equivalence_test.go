@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	grpcstatus "google.golang.org/grpc/status"
 
+	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/status"
 	pb "github.com/h2grpc/h2grpc/testdata/example"
 )
@@ -383,7 +384,7 @@ func TestBackpressure(t *testing.T) {
 	// What the sender may have handed over before Send blocks: the
 	// receiving stack's stream window plus the sending stack's buffering.
 	bound := func(p examplePairing) int {
-		window := 1 << 20 // h2grpc's default stream window
+		window := int(connection.DefaultStreamWindow)
 		if !p.server.ours {
 			window = 16 << 20 // grpc-go grows its windows up to 16 MiB (BDP estimation)
 		}
