@@ -56,11 +56,14 @@ func (s *Stream) ReadResponse() {
 }
 
 // callerDone reports whether the caller reading the connection has its
-// response, or no longer waits for it.
+// response, or no longer waits for it, or must consume what it has before
+// more can come: a server that sends a unary call more messages than the
+// stream's window holds waits for credit that only the caller's receiving
+// gives back (and the caller, receiving, fails the call).
 func (c *Conn) callerDone() bool {
 	s := c.caller
 	c.mu.Lock()
-	done := s.remoteEnded || s.resetErr != nil || c.err != nil
+	done := s.remoteEnded || s.resetErr != nil || c.err != nil || s.recv.avail <= 0
 	c.mu.Unlock()
 	return done
 }

@@ -17,7 +17,8 @@ import (
 
 // gatedPair is a parkPair whose handler echoes a request at once, or,
 // when it starts with "later", once the test sends on later, or, when it
-// is "hold", never: it waits for the call to end.
+// is "hold", never: it waits for the call to end; to "flood" it sends
+// 1 MiB messages until the call ends, and never its status.
 type gatedPair struct {
 	*parkPair
 	later chan struct{}
@@ -42,6 +43,10 @@ func startGatedPair(t *testing.T) *gatedPair {
 			switch {
 			case string(m.Data) == "hold":
 				<-st.Context().Done()
+				return
+			case string(m.Data) == "flood":
+				for st.Send.Send(pattern(1<<20), false) == nil {
+				}
 				return
 			case bytes.HasPrefix(m.Data, []byte("later")):
 				select {
@@ -192,5 +197,28 @@ func TestCallerReadConnectionEnds(t *testing.T) {
 	if _, err := st.Recv.Recv(); err == nil || err == io.EOF {
 		t.Fatalf("Recv on an ended connection: %v, want an error", err)
 	}
+	st.Finish()
+}
+
+// TestCallerReadFlood: a server that sends more messages than the stream's
+// window holds, and no status, waits for credit that only the caller's
+// receiving gives back: ReadResponse returns once the window is spent,
+// and the caller receives.
+func TestCallerReadFlood(t *testing.T) {
+	p := startGatedPair(t)
+	waitParked(t, p.cc)
+	st := sendRequest(t, p.cc, []byte("flood"))
+	st.ReadResponse()
+	for range 8 {
+		m, err := st.Recv.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Data) != 1<<20 {
+			t.Fatalf("message of %d bytes, want %d", len(m.Data), 1<<20)
+		}
+		m.Release()
+	}
+	st.Cancel(status.New(status.Canceled, "enough"))
 	st.Finish()
 }
