@@ -26,51 +26,33 @@ type gatedPair struct {
 
 func startGatedPair(t *testing.T) *gatedPair {
 	t.Helper()
-	if !connection.IdlePollAvailable() {
-		t.Skip("connections do not park here")
-	}
-	a, b := tcpPair(t)
-	p := &gatedPair{parkPair: &parkPair{ended: make(chan struct{})}, later: make(chan struct{})}
-	p.srv = connection.NewServerConn(b, connection.Config{}, func(st *connection.Stream) {
-		p.handlers.Go(func() {
-			defer st.Finish()
-			setResponseHeader(st)
-			m, err := st.Recv.Recv()
-			if err != nil {
+	later := make(chan struct{})
+	run := func(st *connection.Stream) {
+		defer st.Finish()
+		setResponseHeader(st)
+		m, err := st.Recv.Recv()
+		if err != nil {
+			return
+		}
+		defer m.Release()
+		switch {
+		case string(m.Data) == "hold":
+			<-st.Context().Done()
+			return
+		case string(m.Data) == "flood":
+			for st.Send.Send(pattern(1<<20), false) == nil {
+			}
+			return
+		case bytes.HasPrefix(m.Data, []byte("later")):
+			select {
+			case <-later:
+			case <-st.Context().Done():
 				return
 			}
-			defer m.Release()
-			switch {
-			case string(m.Data) == "hold":
-				<-st.Context().Done()
-				return
-			case string(m.Data) == "flood":
-				for st.Send.Send(pattern(1<<20), false) == nil {
-				}
-				return
-			case bytes.HasPrefix(m.Data, []byte("later")):
-				select {
-				case <-p.later:
-				case <-st.Context().Done():
-					return
-				}
-			}
-			st.Send.SendLast(m.Data, false, okStatus())
-		})
-	})
-	go p.srv.Start(func() { close(p.ended) })
-	var err error
-	p.cc, err = connection.NewClientConn(a, connection.Config{})
-	if err != nil {
-		t.Fatal(err)
+		}
+		st.Send.SendLast(m.Data, false, okStatus())
 	}
-	t.Cleanup(func() {
-		p.cc.Close()
-		p.srv.Close()
-		<-p.ended
-		p.handlers.Wait()
-	})
-	return p
+	return &gatedPair{parkPair: startPairWith(t, connection.Config{}, run, nil), later: later}
 }
 
 // sendRequest opens a stream and sends msg as a whole request.

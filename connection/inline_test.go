@@ -34,30 +34,12 @@ func (h *inlineRec) RunInline(st *connection.Stream) {
 // *handled).
 func startInlinePair(t *testing.T, cfg connection.Config, run func(*connection.Stream)) (p *parkPair, h *inlineRec, handled *atomic.Int32) {
 	t.Helper()
-	if !connection.IdlePollAvailable() {
-		t.Skip("readers do not run handlers here")
-	}
-	a, b := tcpPair(t)
-	p = &parkPair{ended: make(chan struct{})}
 	h = &inlineRec{run: run}
 	handled = new(atomic.Int32)
-	p.srv = connection.NewServerConn(b, cfg, func(st *connection.Stream) {
+	p = startPairWith(t, cfg, func(st *connection.Stream) {
 		handled.Add(1)
-		p.handlers.Go(func() { run(st) })
-	})
-	p.srv.SetInline(h)
-	go p.srv.Start(func() { close(p.ended) })
-	var err error
-	p.cc, err = connection.NewClientConn(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.cc.Close()
-		p.srv.Close()
-		<-p.ended
-		p.handlers.Wait()
-	})
+		run(st)
+	}, h)
 	return p, h, handled
 }
 

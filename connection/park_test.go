@@ -29,18 +29,29 @@ type parkPair struct {
 
 func startParkPair(t *testing.T) *parkPair {
 	t.Helper()
+	connection.SetIdleGrace(t, time.Millisecond)
+	return startPairWith(t, connection.Config{}, echo, nil)
+}
+
+// startPairWith starts a parkPair with cfg on both ends whose server runs
+// each stream with run on a goroutine of its own, and lets its reader run
+// the streams inline accepts (Conn.SetInline) unless inline is nil.
+func startPairWith(t *testing.T, cfg connection.Config, run func(*connection.Stream), inline connection.InlineHandler) *parkPair {
+	t.Helper()
 	if !connection.IdlePollAvailable() {
 		t.Skip("connections do not park here")
 	}
-	connection.SetIdleGrace(t, time.Millisecond)
 	a, b := tcpPair(t)
 	p := &parkPair{ended: make(chan struct{})}
-	p.srv = connection.NewServerConn(b, connection.Config{}, func(st *connection.Stream) {
-		p.handlers.Go(func() { echo(st) })
+	p.srv = connection.NewServerConn(b, cfg, func(st *connection.Stream) {
+		p.handlers.Go(func() { run(st) })
 	})
+	if inline != nil {
+		p.srv.SetInline(inline)
+	}
 	go p.srv.Start(func() { close(p.ended) })
 	var err error
-	p.cc, err = connection.NewClientConn(a, connection.Config{})
+	p.cc, err = connection.NewClientConn(a, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

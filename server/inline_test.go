@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"io"
-	"net"
 	"runtime"
 	"strings"
 	"testing"
@@ -50,14 +49,9 @@ func TestUnaryRunsOnReader(t *testing.T) {
 	svc := onReader{got: make(chan bool, 1)}
 	srv := server.New()
 	pb.RegisterExampleServer(srv, svc)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	addr := serveTCP(t, srv)
 	dial := func() pb.ExampleClient {
-		cc, err := client.Dial(lis.Addr().String())
+		cc, err := client.Dial(addr)
 		if err != nil {
 			t.Fatal(err)
 		}

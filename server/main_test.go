@@ -21,16 +21,23 @@ func TestMain(m *testing.M) {
 // connected to it; the test's cleanup closes both.
 func serveAndDial(t *testing.T, srv *server.Server) *client.Conn {
 	t.Helper()
+	cc, err := client.Dial(serveTCP(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// serveTCP serves srv on a loopback port until the test ends and returns
+// its address.
+func serveTCP(t *testing.T, srv *server.Server) string {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	cc, err := client.Dial(lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
+	return lis.Addr().String()
 }
