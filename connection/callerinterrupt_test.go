@@ -110,3 +110,38 @@ func TestCallerInterruptMidFrame(t *testing.T) {
 		t.Fatalf("connection error %v after a cancelled call", err)
 	}
 }
+
+// TestCallerReadConnError: a caller reading its own response that meets a
+// connection error returns at once, with the call failed: the GOAWAY and
+// the wait for the server to close after it (Conn.linger, up to a second)
+// are not the caller's to sit through.
+func TestCallerReadConnError(t *testing.T) {
+	if !connection.IdlePollAvailable() {
+		t.Skip("connections do not park here")
+	}
+	a, b := tcpPair(t)
+	defer b.Close()
+	cc, err := connection.NewClientConn(a, connection.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	fr, requests := fakeServer(t, b)
+	waitParked(t, cc)
+
+	st := sendRequest(t, cc, []byte("x"))
+	<-requests
+	fr.AllowIllegalWrites = true
+	if err := fr.WriteWindowUpdate(0, 0); err != nil { // a connection error (RFC 9113 §6.9)
+		t.Fatal(err)
+	}
+	start := time.Now()
+	st.ReadResponse()
+	if _, err := st.Recv.Recv(); err == nil {
+		t.Error("Recv succeeded after a connection error")
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("the call failed %v after the connection error", d)
+	}
+	st.Finish()
+}
