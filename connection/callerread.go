@@ -3,6 +3,8 @@ package connection
 import (
 	"errors"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // A caller reads its own response. A client connection's reader hands each
@@ -50,6 +52,14 @@ func (s *Stream) ReadResponse() {
 	if err == errYield {
 		c.flushDue()
 		c.yieldReader()
+		return
+	}
+	if errors.As(err, new(http2.ConnectionError)) {
+		// The connection's end after its error (the GOAWAY to write,
+		// then what the peer still sends to read for up to
+		// lingerTimeout) is a reader's, not the caller's: its call
+		// fails in teardown and is to return at once.
+		go c.endRead(err)
 		return
 	}
 	c.endRead(err)

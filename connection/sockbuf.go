@@ -233,9 +233,11 @@ func (r *sockReader) fill(p []byte) (int, error) {
 		r.beforeRead()
 	}
 	n, err := r.r.Read(p)
-	if n == 0 && err != nil && r.benignTimeout(err) {
+	for n == 0 && err != nil && r.benignTimeout(err) {
 		// The idle wait's deadline, passed in the middle of a frame
-		// (one larger than the buffer) whose rest is on its way.
+		// (one larger than the buffer) whose rest is on its way; or a
+		// caller's interrupt (Conn.interruptCaller), which may come
+		// again while the read waits.
 		r.disarmIdle()
 		n, err = r.r.Read(p)
 	}
@@ -260,9 +262,10 @@ func (r *sockReader) fillBuf() (int, error) {
 		}
 		r.raw.reader = r
 		n, err = r.raw.read()
-		if err != nil && r.benignTimeout(err) {
+		for err != nil && r.benignTimeout(err) {
 			// The idle wait's deadline, passed in the middle of a frame
-			// whose rest is still on its way.
+			// whose rest is still on its way; or a caller's interrupt,
+			// which may come again while the read waits.
 			r.disarmIdle()
 			n, err = r.raw.read()
 		}
