@@ -2,7 +2,6 @@ package connection_test
 
 import (
 	"bytes"
-	"flag"
 	"io"
 	"net"
 	"testing"
@@ -14,8 +13,6 @@ import (
 	"github.com/h2grpc/h2grpc/connection"
 	"github.com/h2grpc/h2grpc/status"
 )
-
-var knownBugs = flag.Bool("known-bugs", false, "run the tests of bugs not fixed yet")
 
 // fakeServer answers a client connection's handshake on nc and reads
 // whatever the client sends; requests gets the id of each stream the
@@ -156,9 +153,6 @@ func TestCallerReadConnError(t *testing.T) {
 func TestCallerInterruptStalledFrame(t *testing.T) {
 	if !connection.IdlePollAvailable() {
 		t.Skip("connections do not park here")
-	}
-	if !*knownBugs {
-		t.Skip("known bug: the caller waits for the rest of the frame (run with -known-bugs)")
 	}
 	a, b := tcpPair(t)
 	defer b.Close()

@@ -17,6 +17,12 @@ import (
 // itself (Stream.ReadResponse) until its response has ended, dispatching
 // whatever else comes as the reader would. Then it parks the reader again,
 // or, when other streams are open, starts a reader goroutine for them.
+// It parses only frames it has whole in the read buffer, and hands the
+// reader on at the first it has only in part: a caller must be able to
+// stop reading when its call is cancelled, and a frame half read lives on
+// the reading goroutine's stack (the Framer's, readData's), where no other
+// reader could take it over. A unary response normally arrives in one
+// read; a larger one is finished by a reader goroutine.
 
 // errYield ends readFrames on a caller's goroutine whose stream has
 // ended: the connection goes on, read by a parked or a new reader.
@@ -30,7 +36,9 @@ var errYield = errors.New("caller has its response")
 // usual, without waiting. Otherwise it returns at once.
 func (s *Stream) ReadResponse() {
 	c := s.conn
-	if c.server || !c.mayPark || !c.parked.CompareAndSwap(true, false) {
+	// parked is only ever set where the reader may park (mayPark, which
+	// the reader may clear meanwhile: not read here).
+	if c.server || !c.parked.CompareAndSwap(true, false) {
 		return
 	}
 	// The reader's state is ours now, and the socket's: the poller may

@@ -79,6 +79,10 @@ func (c *Conn) readFrames() error {
 				return err
 			}
 		}
+		if c.caller != nil && !c.rd.holdsFrame() {
+			// A caller reads only frames it has whole (callerread.go).
+			return errYield
+		}
 		// The Framer reads every frame header, so that it checks the
 		// frame size and the frame order (nothing but CONTINUATION inside
 		// a header block) for all of them; DATA payloads are read here,

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // Socket buffers. A connection holds a write buffer only while something
@@ -332,6 +334,25 @@ func (r *sockReader) disarmIdle() {
 	r.raw.nc.SetReadDeadline(time.Time{})
 	r.idleArmed = false
 }
+
+// holdsFrame reports whether the buffer holds the next frame whole, and,
+// for HEADERS, the header block's end: a frame parsed from it reads
+// nothing from the socket.
+func (r *sockReader) holdsFrame() bool {
+	n := r.wpos - r.rpos
+	if n < frameHeaderLen {
+		return false
+	}
+	h := (*r.buf)[r.rpos:]
+	length := int(h[0])<<16 | int(h[1])<<8 | int(h[2])
+	if http2.FrameType(h[3]) == http2.FrameHeaders && !http2.Flags(h[4]).Has(http2.FlagHeadersEndHeaders) {
+		return false // CONTINUATION frames follow, read with it
+	}
+	return n >= frameHeaderLen+length
+}
+
+// frameHeaderLen is the size of an HTTP/2 frame header (RFC 9113 §4.1).
+const frameHeaderLen = 9
 
 // benignTimeout reports whether err is the passing of a read deadline that
 // is not the connection's: the idle wait's or a caller's interrupt.
