@@ -20,7 +20,10 @@ import "slices"
 type InlineHandler interface {
 	// MayRunInline reports whether s's handler, whose request has
 	// arrived whole, is one that answers with one response (a unary
-	// call): it is called on the reader and must not block.
+	// call): it is called on the reader and must not block. Once it has
+	// said yes, s is the handler's as if handle had been called (a
+	// server counts it there): the connection runs it with RunInline,
+	// on the reader, or on a goroutine of its own where it cannot.
 	MayRunInline(s *Stream) bool
 	// RunInline does for s what the connection's handle func would
 	// start, on the calling goroutine, and returns when it is done
@@ -72,7 +75,7 @@ func (c *Conn) takeInline() *Stream {
 func (c *Conn) runInline(s *Stream) (replaced bool) {
 	first, ok := registerIdle(c)
 	if !ok {
-		c.handle(s)
+		go c.inline.RunInline(s)
 		return false
 	}
 	c.parked.Store(true)
@@ -80,7 +83,7 @@ func (c *Conn) runInline(s *Stream) (replaced bool) {
 		if c.parked.CompareAndSwap(true, false) {
 			c.mayPark = false
 			c.rd.disarmIdle()
-			c.handle(s)
+			go c.inline.RunInline(s)
 			return false
 		}
 		replaced = true // a Close has started a new reader already

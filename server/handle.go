@@ -34,21 +34,26 @@ func (s *Server) startStream(st *connection.Stream) {
 // call's latency.
 type inlineRunner Server
 
-// MayRunInline implements connection.InlineHandler.
+// MayRunInline implements connection.InlineHandler. It counts the
+// handler as startStream does, before the reader lets the socket go: a
+// Stop that closes the connection from then on waits for it.
 func (r *inlineRunner) MayRunInline(st *connection.Stream) bool {
 	h, _ := st.Recv.Header() // there: the request has arrived whole
 	if h == nil {
 		return false
 	}
-	hd := (*Server)(r).lookup(h.Path)
-	return hd != nil && hd.desc.Type == method.Unary
+	s := (*Server)(r)
+	hd := s.lookup(h.Path)
+	if hd == nil || hd.desc.Type != method.Unary {
+		return false
+	}
+	s.callWG.Add(1)
+	return true
 }
 
 // RunInline implements connection.InlineHandler.
 func (r *inlineRunner) RunInline(st *connection.Stream) {
-	s := (*Server)(r)
-	s.callWG.Add(1)
-	s.handleStream(st)
+	(*Server)(r).handleStream(st)
 }
 
 // maxIdleWorkers bounds the handler goroutines kept waiting for the next
