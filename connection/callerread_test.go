@@ -52,7 +52,12 @@ func startGatedPair(t *testing.T) *gatedPair {
 		}
 		st.Send.SendLast(m.Data, false, okStatus())
 	}
-	return &gatedPair{parkPair: startPairWith(t, connection.Config{}, run, nil), later: later}
+	p := &gatedPair{parkPair: startPairWith(t, connection.Config{}, run, nil), later: later}
+	// One call first: the handshake's frames (the server's SETTINGS ACK)
+	// are read by then, and do not start a reader after the tests have
+	// seen the client's parked.
+	unaryCall(t, p.cc, []byte("warm-up"))
+	return p
 }
 
 // sendRequest opens a stream and sends msg as a whole request.
