@@ -31,9 +31,10 @@ var errYield = errors.New("caller has its response")
 // ReadResponse is called by a client's caller that has sent its whole
 // request and is about to wait for the response on s. If the connection's
 // reader is parked, the calling goroutine reads the connection until s's
-// response has ended (trailers, a reset, or the connection's end) or s is
-// cancelled (Cancel interrupts the read); the caller then receives as
-// usual, without waiting. Otherwise it returns at once.
+// response has ended (trailers, a reset, or the connection's end), s is
+// cancelled (Cancel interrupts the read), its window is spent, or a frame
+// arrives only in part; the caller then receives as usual, mostly without
+// waiting. Otherwise it returns at once.
 func (s *Stream) ReadResponse() {
 	c := s.conn
 	// parked is only ever set where the reader may park (mayPark, which
