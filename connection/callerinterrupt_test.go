@@ -45,27 +45,21 @@ func fakeServer(t *testing.T, nc net.Conn) (fr *http2.Framer, requests chan uint
 	return fr, requests
 }
 
-// TestCallerInterruptMidFrame: cancelling a stream whose caller reads the
-// connection (ReadResponse) while a frame has arrived only in part must
-// not end the connection: the interrupt's deadline is not the
-// connection's, also when the idle wait's deadline passed first in the
-// middle of that frame.
-func TestCallerInterruptMidFrame(t *testing.T) {
-	if !connection.IdlePollAvailable() {
-		t.Skip("connections do not park here")
-	}
-	connection.SetIdleGrace(t, time.Millisecond)
+// startResponse starts a client connection to a fake server, waits for its
+// reader to park, sends a request and returns, unwritten, the server's
+// response frames: a header block and a 100-byte message.
+func startResponse(t *testing.T) (cc *connection.Conn, srv net.Conn, st *connection.Stream, resp []byte) {
+	t.Helper()
 	a, b := tcpPair(t)
-	defer b.Close()
+	t.Cleanup(func() { b.Close() })
 	cc, err := connection.NewClientConn(a, connection.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
-	fr, requests := fakeServer(t, b)
+	t.Cleanup(func() { cc.Close() })
+	_, requests := fakeServer(t, b)
 	waitParked(t, cc)
-
-	st := sendRequest(t, cc, []byte("x"))
+	st = sendRequest(t, cc, []byte("x"))
 	id := <-requests
 
 	var hb bytes.Buffer
@@ -76,12 +70,24 @@ func TestCallerInterruptMidFrame(t *testing.T) {
 	ofr := http2.NewFramer(&out, nil)
 	ofr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true})
 	ofr.WriteData(id, false, append([]byte{0, 0, 0, 0, 100}, pattern(100)...))
-	all := out.Bytes()
+	return cc, b, st, out.Bytes()
+}
+
+// TestCallerInterruptMidFrame: cancelling a stream whose caller reads the
+// connection (ReadResponse) while a frame has arrived only in part must
+// not end the connection: the interrupt's deadline is not the
+// connection's, also when the idle wait's deadline passed first in the
+// middle of that frame.
+func TestCallerInterruptMidFrame(t *testing.T) {
+	if !connection.IdlePollAvailable() {
+		t.Skip("connections do not park here")
+	}
+	connection.SetIdleGrace(t, time.Millisecond)
+	cc, b, st, all := startResponse(t)
 	cut := len(all) - 50 // the DATA frame's header and half its payload
 	if _, err := b.Write(all[:cut]); err != nil {
 		t.Fatal(err)
 	}
-	_ = fr
 
 	returned := make(chan struct{})
 	go func() {
@@ -119,62 +125,7 @@ func TestCallerReadConnError(t *testing.T) {
 	if !connection.IdlePollAvailable() {
 		t.Skip("connections do not park here")
 	}
-	a, b := tcpPair(t)
-	defer b.Close()
-	cc, err := connection.NewClientConn(a, connection.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	fr, requests := fakeServer(t, b)
-	waitParked(t, cc)
-
-	st := sendRequest(t, cc, []byte("x"))
-	<-requests
-	fr.AllowIllegalWrites = true
-	if err := fr.WriteWindowUpdate(0, 0); err != nil { // a connection error (RFC 9113 §6.9)
-		t.Fatal(err)
-	}
-	start := time.Now()
-	st.ReadResponse()
-	if _, err := st.Recv.Recv(); err == nil {
-		t.Error("Recv succeeded after a connection error")
-	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Errorf("the call failed %v after the connection error", d)
-	}
-	st.Finish()
-}
-
-// TestCallerInterruptStalledFrame: a caller reading its own response
-// whose call is cancelled returns while the server has stalled in the
-// middle of a frame (a peer gone mid-frame, say): before callers read,
-// the caller's receive returned on Cancel whatever the reader waited for.
-func TestCallerInterruptStalledFrame(t *testing.T) {
-	if !connection.IdlePollAvailable() {
-		t.Skip("connections do not park here")
-	}
-	a, b := tcpPair(t)
-	defer b.Close()
-	cc, err := connection.NewClientConn(a, connection.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	_, requests := fakeServer(t, b)
-	waitParked(t, cc)
-	st := sendRequest(t, cc, []byte("x"))
-	id := <-requests
-
-	var hb bytes.Buffer
-	enc := hpack.NewEncoder(&hb)
-	enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-	enc.WriteField(hpack.HeaderField{Name: "content-type", Value: "application/grpc"})
-	var out bytes.Buffer
-	ofr := http2.NewFramer(&out, nil)
-	ofr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true})
-	ofr.WriteData(id, false, append([]byte{0, 0, 0, 0, 100}, pattern(100)...))
-	all := out.Bytes()
+	_, b, st, all := startResponse(t)
 	if _, err := b.Write(all[:len(all)-50]); err != nil { // and never the rest
 		t.Fatal(err)
 	}
