@@ -51,13 +51,7 @@ type attackTarget struct {
 // well-behaved client that makes one call, and notes the goroutine count.
 func startAttackTarget(t *testing.T, srv *server.Server) *attackTarget {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	a := &attackTarget{srv: srv, addr: lis.Addr().String()}
+	a := &attackTarget{srv: srv, addr: serveTCP(t, srv)}
 	a.good = dial(t, a.addr)
 	a.checkGoodCall(t, "before the attack")
 	a.baseline = runtime.NumGoroutine()

@@ -61,13 +61,7 @@ func fakeServer(unary func(context.Context, *pb.ExampleRequest) (*pb.ExampleRepl
 // a fake client connected to it, its handshake done with settings.
 func fakeServe(t *testing.T, srv *server.Server, settings ...http2.Setting) *h2test.Peer {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	nc, err := net.Dial("tcp", lis.Addr().String())
+	nc, err := net.Dial("tcp", serveTCP(t, srv))
 	if err != nil {
 		t.Fatal(err)
 	}
