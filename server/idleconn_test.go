@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,19 +87,10 @@ func call(t *testing.T, cc *client.Conn) {
 
 // connReaders counts the goroutines running a server connection's reader.
 func connReaders() int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	readers := 0
-	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
-		if bytes.Contains(g, []byte("connection.(*Conn).readLoop")) && bytes.Contains(g, []byte("server.(*Server).runConn")) ||
-			bytes.Contains(g, []byte("connection.(*Conn).readLoop")) && bytes.Contains(g, []byte("connection.(*Conn).unpark")) {
+	for _, g := range goroutineStacks() {
+		if strings.Contains(g, "connection.(*Conn).readLoop") &&
+			(strings.Contains(g, "server.(*Server).runConn") || strings.Contains(g, "connection.(*Conn).unpark")) {
 			readers++
 		}
 	}
