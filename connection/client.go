@@ -143,7 +143,7 @@ func (c *Conn) onClientHeaders(f *http2.MetaHeadersFrame) error {
 		if h.Status != 204 && h.Status != 304 {
 			// Responses that have no content may announce a length
 			// anyway (RFC 9113 §8.1.1); we never send HEAD.
-			s.contentLength = n
+			s.lengthLeft = n
 		}
 		if end {
 			c.onStreamEndedChecked(s, &h)

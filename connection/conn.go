@@ -62,6 +62,7 @@ type Conn struct {
 	nextID   uint32                     // client: the next stream id (also under mu)
 
 	// Owned by the reader goroutine.
+	deadlines   *deadlines // server streams' deadlines, made with the first (deadlineQueue)
 	gotSettings bool
 	emptyData   int       // DATA frames without payload or END_STREAM in a row
 	due         []*Stream // streams with a handler start or wake-up to deliver (batch.go)

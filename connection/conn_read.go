@@ -485,8 +485,7 @@ func (c *Conn) onDataReceived(id, size, n uint32, ended bool) (*Stream, error) {
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil, nil
 	}
-	s.dataLen += int64(n)
-	if !s.lengthOK(ended) {
+	if !s.takeLength(int64(n), ended) {
 		c.mu.Unlock()
 		c.onStreamError(id, http2.ErrCodeProtocol)
 		return nil, nil
@@ -717,7 +716,7 @@ func (c *Conn) decodeInto(f *http2.MetaHeadersFrame, h *stream.Header) (contentL
 // on a header block, after the content-length check (RFC 9113 §8.1.1): a
 // body shorter than announced is malformed, a stream error.
 func (c *Conn) onStreamEndedChecked(s *Stream, trailer *stream.Header) {
-	if !s.lengthOK(true) {
+	if !s.takeLength(0, true) {
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return
 	}

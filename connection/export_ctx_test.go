@@ -1,9 +1,13 @@
 package connection
 
-// DeadlineTimerPending reports whether the stream's context still holds a
-// deadline timer: tests check that none outlives its call.
-func (s *Stream) DeadlineTimerPending() bool {
-	s.ctx.mu.Lock()
-	defer s.ctx.mu.Unlock()
-	return s.ctx.timer != nil
+// DeadlinePending reports whether the stream's deadline is still in its
+// connection's deadline heap: tests check that none outlives its call.
+func (s *Stream) DeadlinePending() bool {
+	dl := s.ctx.dl
+	if dl == nil {
+		return false
+	}
+	dl.q.mu.Lock()
+	defer dl.q.mu.Unlock()
+	return dl.index >= 0
 }

@@ -91,8 +91,8 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
 	}
-	s.contentLength = n
-	if f.StreamEnded() && !s.lengthOK(true) {
+	s.lengthLeft = n
+	if f.StreamEnded() && !s.takeLength(0, true) {
 		// content-length announces a body that never comes (§8.1.1).
 		c.onStreamError(s.id, http2.ErrCodeProtocol)
 		return nil
@@ -104,7 +104,7 @@ func (c *Conn) onRequestReceived(s *Stream, f *http2.MetaHeadersFrame) error {
 	// answer.
 	if h.Timeout != "" {
 		if d, err := metadata.DecodeTimeout(h.Timeout); err == nil {
-			s.ctx.setTimeout(d)
+			s.ctx.setTimeout(c.deadlineQueue(), d)
 		}
 	}
 	s.Recv.OnHeader(&h)

@@ -20,8 +20,9 @@ import (
 // library's contexts do: Err is context.DeadlineExceeded once the deadline
 // has passed, context.Canceled once it ended otherwise, and context.Cause
 // is why (the reset's or the connection's error, errFinished, or
-// DeadlineExceeded). One timer ends it at the deadline and then runs the
-// server's deadline work (Stream.HandleDeadline).
+// DeadlineExceeded). The connection's deadline timer (deadlines.go) ends
+// it at the deadline and then runs the server's deadline work
+// (Stream.HandleDeadline).
 //
 // It implements the method the context package looks for,
 // AfterFunc(func()) func() bool: context.WithCancel, WithDeadline and
@@ -32,21 +33,23 @@ import (
 type streamContext struct {
 	mu    sync.Mutex
 	state atomic.Uint32 // ctxLive until it ends; set under mu
-	done  atomic.Value  // chan struct{}, made on first Done; set under mu
+	// hasDone is set once done is: Done's answer without the lock.
+	hasDone atomic.Bool
+	done    chan struct{} // made on first Done; set under mu, before hasDone
 
-	// deadline is set before the stream reaches its handler and never
-	// changes; zero for none.
-	deadline time.Time
+	// dl is set before the stream reaches its handler, for a request with
+	// a deadline, and never changes; nil for none. Out of line: with it
+	// inline, a stream and its context would not fit together in the
+	// 640-byte size class; it takes the place of the timer and closure a
+	// deadline would otherwise cost (deadlines.go).
+	dl *ctxDeadline
 
-	// Under mu.
-	timer   *time.Timer // the deadline's; nil for none
-	handler DeadlineHandler
-	more    *ctxMore // made when first needed, which few calls do
+	more *ctxMore // made when first needed, which few calls do; under mu
 }
 
 // The states of a streamContext. The usual causes are states, so that the
 // context need not hold an error: with one, it and its Stream would not
-// fit together in the 704-byte size class.
+// fit together in the 640-byte size class.
 const (
 	ctxLive     uint32 = iota
 	ctxFinished        // Canceled; the cause is errFinished
@@ -101,16 +104,19 @@ type DeadlineHandler interface {
 // stream's request passes, right after the deadline ended the stream's
 // context, on the deadline timer's goroutine. It reports false if the
 // context has already ended (then h never runs; Err says whether the
-// deadline ended it). One handler at a time; it has no effect on a stream
-// without a deadline, whose context never ends that way.
+// deadline ended it) or the stream has no deadline (then its context never
+// ends that way). One handler at a time.
 func (s *Stream) HandleDeadline(h DeadlineHandler) bool {
 	x := s.ctx
+	if x.dl == nil {
+		return false
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.state.Load() != ctxLive {
 		return false
 	}
-	x.handler = h
+	x.dl.handler = h
 	return true
 }
 
@@ -119,46 +125,45 @@ func (s *Stream) HandleDeadline(h DeadlineHandler) bool {
 // running, or there was none.
 func (s *Stream) StopDeadline() bool {
 	x := s.ctx
+	if x.dl == nil {
+		return false
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	h := x.handler
-	x.handler = nil
+	h := x.dl.handler
+	x.dl.handler = nil
 	return h != nil
 }
 
-// setTimeout gives the context its deadline, d from now, and starts the
-// timer that ends it then. It is called by the reader as the request's
-// headers are parsed, before the stream is handed to the server, so the
-// deadline counts from when the request arrived, as in grpc-go.
-func (x *streamContext) setTimeout(d time.Duration) {
-	x.deadline = time.Now().Add(d)
+// setTimeout gives the context its deadline, d from now, kept with the
+// connection's other deadlines in q, which ends the context then. It is
+// called by the reader as the request's headers are parsed, before the
+// stream is handed to the server, so the deadline counts from when the
+// request arrived, as in grpc-go.
+func (x *streamContext) setTimeout(q *deadlines, d time.Duration) {
+	x.dl = &ctxDeadline{at: time.Now().Add(d), x: x, q: q, index: -1}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	if d <= 0 {
-		x.mu.Lock()
 		x.endLocked(ctxExpired, nil) // nothing is registered yet
-		x.mu.Unlock()
 		return
 	}
-	t := time.AfterFunc(d, x.expire)
-	x.mu.Lock()
-	if x.state.Load() == ctxLive {
-		x.timer = t
-	} else {
-		t.Stop() // cannot happen before the stream is shared; cheap to be sure
+	if x.state.Load() == ctxLive { // cannot be otherwise before the stream is shared; cheap to be sure
+		q.add(x.dl)
 	}
-	x.mu.Unlock()
 }
 
 // expire ends the context as its deadline passes, then runs the deadline
 // handler, if any and if the deadline is what ended it.
 func (x *streamContext) expire() {
 	x.mu.Lock()
-	h := x.handler
-	x.handler = nil
+	h := x.dl.handler
+	x.dl.handler = nil
 	funcs, ok := x.endLocked(ctxExpired, nil)
 	if !ok {
 		// It ended otherwise first: the handler stays registered, so
 		// that StopDeadline reports it never ran.
-		x.handler = h
+		x.dl.handler = h
 		x.mu.Unlock()
 		return
 	}
@@ -195,14 +200,14 @@ func (x *streamContext) endLocked(state uint32, cause error) (funcs map[uint64]f
 	// Before Done is closed: whoever sees it closed must see Err. Err
 	// waits for Done in turn.
 	x.state.Store(state)
-	if d, _ := x.done.Load().(chan struct{}); d != nil {
-		close(d)
+	if x.done != nil {
+		close(x.done)
 	} else {
-		x.done.Store(closedchan)
+		x.done = closedchan
+		x.hasDone.Store(true)
 	}
-	if x.timer != nil {
-		x.timer.Stop()
-		x.timer = nil
+	if x.dl != nil {
+		x.dl.q.remove(x.dl)
 	}
 	if x.more != nil {
 		funcs, x.more.funcs = x.more.funcs, nil
@@ -229,21 +234,23 @@ var closedchan = func() chan struct{} {
 }()
 
 func (x *streamContext) Deadline() (time.Time, bool) {
-	return x.deadline, !x.deadline.IsZero()
+	if x.dl == nil {
+		return time.Time{}, false
+	}
+	return x.dl.at, true
 }
 
 func (x *streamContext) Done() <-chan struct{} {
-	if d := x.done.Load(); d != nil {
-		return d.(chan struct{})
+	if x.hasDone.Load() {
+		return x.done
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	d := x.done.Load()
-	if d == nil {
-		d = make(chan struct{})
-		x.done.Store(d)
+	if x.done == nil {
+		x.done = make(chan struct{})
+		x.hasDone.Store(true)
 	}
-	return d.(chan struct{})
+	return x.done
 }
 
 func (x *streamContext) Err() error {
@@ -323,10 +330,10 @@ func (x *streamContext) AfterFunc(f func()) (stop func() bool) {
 // String names the context when it is printed, as the context package's
 // own types do.
 func (x *streamContext) String() string {
-	if x.deadline.IsZero() {
+	if x.dl == nil {
 		return "h2grpc.StreamContext"
 	}
-	return "h2grpc.StreamContext.WithDeadline(" + x.deadline.String() + " [" + time.Until(x.deadline).String() + "])"
+	return "h2grpc.StreamContext.WithDeadline(" + x.dl.at.String() + " [" + time.Until(x.dl.at).String() + "])"
 }
 
 // cancelCtxKey is the key context.Cause asks a context's Value for; nil if

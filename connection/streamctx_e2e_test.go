@@ -101,7 +101,7 @@ func TestServerStreamDeadlineTimerStops(t *testing.T) {
 		expectResponse(t, p, 1)
 		st := <-streams
 		synctest.Wait() // Finish has run
-		if st.DeadlineTimerPending() {
+		if st.DeadlinePending() {
 			t.Error("a finished call kept its deadline timer")
 		}
 		if err := context.Cause(st.Context()); status.CodeOf(err) != status.Canceled || st.Context().Err() != context.Canceled {
@@ -112,7 +112,7 @@ func TestServerStreamDeadlineTimerStops(t *testing.T) {
 		st = <-streams
 		p.WriteRSTStream(3, 0x8) // CANCEL
 		synctest.Wait()
-		if st.DeadlineTimerPending() {
+		if st.DeadlinePending() {
 			t.Error("a reset call kept its deadline timer")
 		}
 		cause := context.Cause(st.Context())

@@ -54,7 +54,7 @@ func TestStreamContextDeadline(t *testing.T) {
 		s := &Stream{ctx: new(streamContext)}
 		x := s.ctx
 		start := time.Now()
-		x.setTimeout(time.Second)
+		x.setTimeout(new(deadlines), time.Second)
 		h := &countingHandler{ctx: x}
 		if !s.HandleDeadline(h) {
 			t.Fatal("HandleDeadline on a live context reported false")
@@ -114,7 +114,7 @@ func TestStreamContextDeadline(t *testing.T) {
 		if x.Err() != context.DeadlineExceeded || context.Cause(x) != context.DeadlineExceeded {
 			t.Error("a cancel after the deadline changed Err or Cause")
 		}
-		if x.timer != nil || x.more.funcs != nil {
+		if x.dl.index >= 0 || x.more.funcs != nil {
 			t.Error("the context kept its timer or functions after it ended")
 		}
 	})
@@ -127,7 +127,7 @@ func TestStreamContextCancelCause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &Stream{ctx: new(streamContext)}
 		x := s.ctx
-		x.setTimeout(time.Minute)
+		x.setTimeout(new(deadlines), time.Minute)
 		h := &countingHandler{ctx: x}
 		s.HandleDeadline(h)
 		child, cancel := context.WithTimeout(x, time.Hour)
@@ -149,7 +149,7 @@ func TestStreamContextCancelCause(t *testing.T) {
 				t.Errorf("Err of the %s = %v, want Canceled", name, c.Err())
 			}
 		}
-		if x.timer != nil {
+		if s.DeadlinePending() {
 			t.Error("the deadline timer was not stopped")
 		}
 		time.Sleep(2 * time.Minute)
@@ -242,7 +242,7 @@ func TestStreamContextRace(t *testing.T) {
 	for range 50 {
 		s := &Stream{ctx: new(streamContext)}
 		x := s.ctx
-		x.setTimeout(time.Microsecond)
+		x.setTimeout(new(deadlines), time.Microsecond)
 		h := &countingHandler{ctx: x, ran: make(chan struct{})}
 		handling := s.HandleDeadline(h)
 		// Each function is either stopped or run, once: fns counts
@@ -274,5 +274,37 @@ func TestStreamContextRace(t *testing.T) {
 		if stop && h.runs.Load() != 0 {
 			t.Fatal("a stopped deadline handler ran")
 		}
+	}
+}
+
+// TestStreamContextNoDeadline: a stream without a deadline has no deadline
+// work to arm (its context never ends that way), and its Done channel,
+// made on first use, is the one its end closes.
+func TestStreamContextNoDeadline(t *testing.T) {
+	s := &Stream{ctx: new(streamContext)}
+	x := s.ctx
+	if d, ok := x.Deadline(); ok || !d.IsZero() {
+		t.Errorf("Deadline = %v, %v; want none", d, ok)
+	}
+	if s.HandleDeadline(&countingHandler{ctx: x}) {
+		t.Error("HandleDeadline on a stream without a deadline reported true")
+	}
+	if s.StopDeadline() {
+		t.Error("StopDeadline on a stream without a deadline reported true")
+	}
+	done := x.Done()
+	if x.Done() != done || isClosed(done) {
+		t.Fatal("Done changed, or is closed on a live context")
+	}
+	x.cancel(errFinished)
+	if !isClosed(done) || x.Done() != done || x.Err() != context.Canceled {
+		t.Errorf("after the end: Done closed %v, same %v, Err %v; want closed, same, Canceled", isClosed(done), x.Done() == done, x.Err())
+	}
+
+	// Ended before anyone asked: Done is a closed channel at once.
+	y := new(streamContext)
+	y.cancel(errFinished)
+	if !isClosed(y.Done()) {
+		t.Error("Done of a context that ended unasked is not closed")
 	}
 }
