@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
@@ -39,8 +38,16 @@ type callContext struct {
 	// inline, it took the Call to the next size class.
 	peer atomic.Pointer[peer.Peer]
 
-	grpcMDOnce sync.Once
-	grpcMD     grpcmd.MD
+	// grpcMD is made on first use too; a pointer, not a sync.Once and a
+	// map, which took the Call to the next size class.
+	grpcMD atomic.Pointer[grpcMDBox]
+}
+
+// grpcMDBox holds grpc-go's incoming metadata and, in the same
+// allocation, the values of the four request headers it shows.
+type grpcMDBox struct {
+	md   grpcmd.MD
+	vals [4]string
 }
 
 func (x *callContext) Value(key any) any {
@@ -50,8 +57,7 @@ func (x *callContext) Value(key any) any {
 	case keys.incoming:
 		return x.h.MD
 	case keys.grpcIncoming:
-		x.grpcMDOnce.Do(x.buildGRPCMD)
-		return x.grpcMD
+		return x.grpcMDFor()
 	case keys.peer:
 		return x.peerInfo()
 	case keys.transportStream:
@@ -124,18 +130,19 @@ func (x *callContext) peerInfo() *peer.Peer {
 	return p
 }
 
-// buildGRPCMD makes grpc-go's view of the request metadata: h2grpc's plus
-// the four request headers grpc-go shows. The user metadata's value slices
-// are shared, as the chain of values did.
-func (x *callContext) buildGRPCMD() {
-	h := x.h
-	md := make(grpcmd.MD, len(h.MD)+4)
-	for k, vs := range h.MD {
-		md[k] = vs
+// grpcMDFor returns grpc-go's view of the request metadata, made on first
+// use: h2grpc's plus the four request headers grpc-go shows. The user
+// metadata's value slices are shared, as the chain of values did.
+func (x *callContext) grpcMDFor() grpcmd.MD {
+	if b := x.grpcMD.Load(); b != nil {
+		return b.md
 	}
-	// One array backs the values of the four request headers; it is not
-	// kept in the call, which most handlers never make it for.
-	vals := new([4]string)
+	h := x.h
+	b := new(grpcMDBox)
+	b.md = make(grpcmd.MD, len(h.MD)+4)
+	for k, vs := range h.MD {
+		b.md[k] = vs
+	}
 	for i, kv := range [...]struct{ k, v string }{
 		{":authority", h.Authority},
 		{"user-agent", h.UserAgent},
@@ -143,11 +150,14 @@ func (x *callContext) buildGRPCMD() {
 		{"grpc-accept-encoding", h.AcceptEncoding},
 	} {
 		if kv.v != "" {
-			vals[i] = kv.v
-			md[kv.k] = vals[i : i+1 : i+1]
+			b.vals[i] = kv.v
+			b.md[kv.k] = b.vals[i : i+1 : i+1]
 		}
 	}
-	x.grpcMD = md
+	if !x.grpcMD.CompareAndSwap(nil, b) {
+		b = x.grpcMD.Load() // another goroutine's, so that every lookup returns the same MD
+	}
+	return b.md
 }
 
 // initCallContext makes c's context over parent, the stream's context (with
@@ -167,8 +177,7 @@ func (c *Call) initCallContext(parent context.Context, h *stream.Header) {
 func withValueChain(ctx context.Context, c *Call, h *stream.Header) context.Context {
 	ctx = context.WithValue(metadata.NewIncomingContext(ctx, h.MD), callKey{}, c)
 	x := &c.cctx
-	x.buildGRPCMD()
-	ctx = grpcmd.NewIncomingContext(ctx, x.grpcMD)
+	ctx = grpcmd.NewIncomingContext(ctx, x.grpcMDFor())
 	ctx = peer.NewContext(ctx, x.peerInfo())
 	return grpc.NewContextWithServerTransportStream(ctx, grpcTransportStream{c})
 }
