@@ -80,8 +80,11 @@ func (c *Conn) deadlineQueue() *deadlines {
 	return c.deadlines
 }
 
-// fire ends the contexts whose deadline has passed and arms the timer for
-// the next one.
+// fire ends the contexts whose deadline has passed, arms the timer for the
+// next one, then runs the deadline handlers of the contexts it ended. All
+// the contexts end before any handler runs: a handler may block (the
+// server's writes the call's status), and the other calls' contexts are
+// not to end late for it.
 func (q *deadlines) fire() {
 	now := time.Now()
 	var due []*ctxDeadline
@@ -93,8 +96,14 @@ func (q *deadlines) fire() {
 		q.timer.Reset(q.heap[0].at.Sub(now))
 	}
 	q.mu.Unlock()
+	var handlers []DeadlineHandler
 	for _, dl := range due {
-		dl.x.expire()
+		if h := dl.x.expire(); h != nil {
+			handlers = append(handlers, h)
+		}
+	}
+	for _, h := range handlers {
+		h.StreamDeadline()
 	}
 }
 

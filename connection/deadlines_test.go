@@ -2,6 +2,7 @@ package connection
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -56,6 +57,55 @@ func TestDeadlinesShareTimer(t *testing.T) {
 		}
 		if len(q.heap) != 0 || cap(q.heap) > keptDeadlines {
 			t.Errorf("after the burst: %d deadlines, %d slots; want none and at most %d", len(q.heap), cap(q.heap), keptDeadlines)
+		}
+	})
+}
+
+// blockingHandler is a deadline handler that counts its runs and blocks
+// until release is closed, as the server's does while it writes a call's
+// status to a peer that does not read.
+type blockingHandler struct {
+	runs    *atomic.Int32
+	release chan struct{}
+}
+
+func (h blockingHandler) StreamDeadline() {
+	h.runs.Add(1)
+	<-h.release
+}
+
+// TestDeadlineHandlerBlocksNoOther: when the deadlines of several calls
+// pass together, every call's context ends before any deadline handler
+// runs, so one handler that blocks does not make the others' contexts end
+// late.
+func TestDeadlineHandlerBlocksNoOther(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := new(deadlines)
+		var runs atomic.Int32
+		h := blockingHandler{&runs, make(chan struct{})}
+		var xs [3]*streamContext
+		for i := range xs {
+			s := &Stream{ctx: new(streamContext)}
+			xs[i] = s.ctx
+			s.ctx.setTimeout(q, time.Second)
+			if !s.HandleDeadline(h) {
+				t.Fatal("HandleDeadline on a live stream reported false")
+			}
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		for i, x := range xs {
+			if x.Err() != context.DeadlineExceeded {
+				t.Errorf("context %d: Err %v while a deadline handler blocks, want DeadlineExceeded", i, x.Err())
+			}
+		}
+		if n := runs.Load(); n != 1 {
+			t.Errorf("%d deadline handlers started while the first blocks, want 1", n)
+		}
+		close(h.release)
+		synctest.Wait()
+		if n := runs.Load(); int(n) != len(xs) {
+			t.Errorf("%d deadline handlers ran, want %d", n, len(xs))
 		}
 	})
 }

@@ -153,9 +153,10 @@ func (x *streamContext) setTimeout(q *deadlines, d time.Duration) {
 	}
 }
 
-// expire ends the context as its deadline passes, then runs the deadline
-// handler, if any and if the deadline is what ended it.
-func (x *streamContext) expire() {
+// expire ends the context as its deadline passes and returns its deadline
+// handler, for the caller to run, if it has one and the deadline is what
+// ended it.
+func (x *streamContext) expire() DeadlineHandler {
 	x.mu.Lock()
 	h := x.dl.handler
 	x.dl.handler = nil
@@ -165,13 +166,11 @@ func (x *streamContext) expire() {
 		// that StopDeadline reports it never ran.
 		x.dl.handler = h
 		x.mu.Unlock()
-		return
+		return nil
 	}
 	x.mu.Unlock()
 	runFuncs(funcs)
-	if h != nil {
-		h.StreamDeadline()
-	}
+	return h
 }
 
 // cancel ends the context with cause, unless it has ended.
