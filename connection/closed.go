@@ -19,7 +19,7 @@ import "golang.org/x/net/http2"
 //   - The peer never opened it, but opened a higher id, which closed it
 //     implicitly (§5.1.1): HEADERS on it would open a stream out of order,
 //     a connection error of type PROTOCOL_ERROR. These ids are remembered
-//     in Conn.skipped.
+//     in Conn.rare.skipped.
 //
 // Both records are bounded: an endpoint may limit the period over which it
 // ignores such frames (RFC 7540 §5.1 said so in as many words; RFC 9113
@@ -81,11 +81,12 @@ func (c *Conn) notePeerIDLocked(id uint32) {
 		lo = 1
 	}
 	if id > lo {
-		if len(c.skipped) == skipMemory {
-			copy(c.skipped, c.skipped[1:])
-			c.skipped = c.skipped[:skipMemory-1]
+		rare := c.rareLocked()
+		if len(rare.skipped) == skipMemory {
+			copy(rare.skipped, rare.skipped[1:])
+			rare.skipped = rare.skipped[:skipMemory-1]
 		}
-		c.skipped = append(c.skipped, idRange{lo, id - 2})
+		rare.skipped = append(rare.skipped, idRange{lo, id - 2})
 	}
 	c.lastPeerID = id
 }
@@ -116,9 +117,11 @@ func (c *Conn) closedHeadersLocked(id uint32) error {
 	if c.ignoreClosedLocked(id) {
 		return nil
 	}
-	for _, r := range c.skipped {
-		if r.lo <= id && id <= r.hi {
-			return http2.ConnectionError(http2.ErrCodeProtocol)
+	if c.rare != nil {
+		for _, r := range c.rare.skipped {
+			if r.lo <= id && id <= r.hi {
+				return http2.ConnectionError(http2.ErrCodeProtocol)
+			}
 		}
 	}
 	return http2.ConnectionError(http2.ErrCodeStreamClosed)

@@ -55,8 +55,8 @@ func TestSkippedIDs(t *testing.T) {
 	for range skipMemory {
 		c.notePeerIDLocked(c.lastPeerID + 4) // skips one id each time
 	}
-	if len(c.skipped) != skipMemory || c.skipped[0].lo == 1 {
-		t.Errorf("skipped = %v, want the last %d ranges", c.skipped, skipMemory)
+	if len(c.rare.skipped) != skipMemory || c.rare.skipped[0].lo == 1 {
+		t.Errorf("skipped = %v, want the last %d ranges", c.rare.skipped, skipMemory)
 	}
 	var ce http2.ConnectionError
 	if err := c.closedHeadersLocked(1); !errors.As(err, &ce) || http2.ErrCode(ce) != http2.ErrCodeStreamClosed {

@@ -21,7 +21,6 @@ import (
 // client side. All its methods are safe for concurrent use.
 type Conn struct {
 	nc     net.Conn
-	server bool
 	cfg    *Config       // shared by the connections of one configuration (internConfig)
 	handle func(*Stream) // server: runs a new stream, in its own goroutine
 	inline InlineHandler // server: may run a stream on the reader instead (inline.go)
@@ -35,6 +34,7 @@ type Conn struct {
 	// exits, its socket watched by the idle poller, which starts a new
 	// reader when the peer sends something.
 	mayPark bool        // set before the reader starts: it runs on goroutines of its own
+	server  bool        // never changes; here, where it shares a word
 	parked  atomic.Bool // no reader runs: the first to clear it starts one
 	poller  *idlePoller // set by the first park (registerIdle)
 	pollID  uint64      // the poller's key for c
@@ -60,11 +60,14 @@ type Conn struct {
 	werr     error                      // sticky write error
 	fhdr     [9 + stream.PrefixLen]byte // DATA frame header (+ message prefix) scratch
 	nextID   uint32                     // client: the next stream id (also under mu)
+	// sentResponse is set by writers of DATA or HEADERS, and cleared by
+	// the reader at the client's PING (keepalive enforcement).
+	sentResponse atomic.Bool
 
 	// Owned by the reader goroutine.
 	deadlines   *deadlines // server streams' deadlines, made with the first (deadlineQueue)
 	gotSettings bool
-	emptyData   int       // DATA frames without payload or END_STREAM in a row
+	emptyData   int32     // DATA frames without payload or END_STREAM in a row
 	due         []*Stream // streams with a handler start or wake-up to deliver (batch.go)
 
 	// Written by the reader under mu; read under mu.
@@ -80,7 +83,7 @@ type Conn struct {
 	cond         sync.Cond          // window credit, stream slots, stream count
 	streams      map[uint32]*Stream // made with the first stream: a connection that never has one holds none
 	active       int                // streams counted against the concurrency limit
-	idleSince    time.Time          // when active last fell to 0, or the connection began (IdleFor)
+	idleSince    int64              // when active last fell to 0, or the connection began, in monoNow's time (IdleFor)
 	handlers     int                // server: handlers running
 	pending      []*Stream          // server: streams waiting for a handler slot
 	send         outflow            // connection-level send window
@@ -95,21 +98,17 @@ type Conn struct {
 	closeAfter   bool      // close the socket once the control queue is written
 	lingering    bool      // ...after reading what the peer still sends (Conn.linger)
 	goAwayRecv   bool      // the peer sent GOAWAY
-	goAwayID     uint32    // the peer's last-stream-id
 	goAwaySent   bool      // we sent our final GOAWAY
-	goAwayLast   uint32    // its last-stream-id
+	goAwayID     uint32    // the peer's last-stream-id
+	goAwayLast   uint32    // our final GOAWAY's last-stream-id
 	resets       idLog     // streams we reset (closed.go)
-	skipped      []idRange // stream ids the peer skipped (closed.go)
+	rare         *connRare // made on first use (rareLocked)
 	shutdownAck  chan struct{}
-	pings        map[[8]byte]chan struct{} // Ping's waiting for their ACK
-	pingSeq      uint64                    // Ping's last payload
-	err          error                     // why the connection ended; nil while it runs
+	err          error // why the connection ended; nil while it runs
 
-	framesRead   atomic.Uint64 // by the reader: Activity
-	sentResponse atomic.Bool   // a DATA or HEADERS frame was written since the client's last PING (keepalive enforcement)
-	lastPing     int64         // under mu: the client's last PING, in monoNow's time; 0 for none
-	pingStrikes  int           // under mu: PINGs the enforcement refused
-	goAwayDebug  string        // under mu: the debug data of the peer's GOAWAY
+	framesRead  atomic.Uint64 // by the reader: Activity
+	lastPing    int64         // under mu: the client's last PING, in monoNow's time; 0 for none
+	pingStrikes int           // under mu: PINGs the enforcement refused
 
 	info atomic.Value // what the layer above attached (SetInfo)
 }
@@ -122,6 +121,23 @@ type peerSettings struct {
 	maxHeaderListSize uint32 // 0: unlimited
 }
 
+// connRare is what few connections need, out of Conn so that an idle
+// connection fits a smaller size class. Under Conn.mu.
+type connRare struct {
+	skipped     []idRange                 // stream ids the peer skipped (closed.go)
+	goAwayDebug string                    // the debug data of the peer's GOAWAY
+	pings       map[[8]byte]chan struct{} // Ping's waiting for their ACK
+	pingSeq     uint64                    // Ping's last payload
+}
+
+// rareLocked returns c.rare, made on first use; c.mu must be held.
+func (c *Conn) rareLocked() *connRare {
+	if c.rare == nil {
+		c.rare = new(connRare)
+	}
+	return c.rare
+}
+
 var clientPreface = []byte(http2.ClientPreface)
 
 func newConn(nc net.Conn, cfg Config, server bool) *Conn {
@@ -132,7 +148,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 		server:    server,
 		cfg:       cfgp,
 		done:      make(chan struct{}),
-		idleSince: time.Now(),
+		idleSince: monoNow(),
 		peer: peerSettings{
 			initialWindow: initialWindow,
 			maxFrameSize:  1 << 14,
@@ -316,18 +332,19 @@ func (c *Conn) Ping(ctx context.Context) error {
 		c.mu.Unlock()
 		return err
 	}
-	c.pingSeq++
+	rare := c.rareLocked()
+	rare.pingSeq++
 	var data [8]byte
-	binary.BigEndian.PutUint64(data[:], c.pingSeq)
-	if c.pings == nil {
-		c.pings = map[[8]byte]chan struct{}{}
+	binary.BigEndian.PutUint64(data[:], rare.pingSeq)
+	if rare.pings == nil {
+		rare.pings = map[[8]byte]chan struct{}{}
 	}
-	c.pings[data] = ack
+	rare.pings[data] = ack
 	c.queueCtrl(ctrlFrame{kind: ctrlPing, data: data})
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		delete(c.pings, data)
+		delete(rare.pings, data)
 		c.mu.Unlock()
 	}()
 	select {
@@ -345,7 +362,10 @@ func (c *Conn) Ping(ctx context.Context) error {
 func (c *Conn) GoAwayDebug() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.goAwayDebug
+	if c.rare == nil {
+		return ""
+	}
+	return c.rare.goAwayDebug
 }
 
 // Activity counts the frames read from the peer so far: a keepalive that
@@ -368,7 +388,7 @@ func (c *Conn) IdleFor() time.Duration {
 	if c.active > 0 {
 		return 0
 	}
-	return max(time.Since(c.idleSince), 1)
+	return max(time.Duration(monoNow()-c.idleSince), 1)
 }
 
 var errConnClosed = errors.New("h2grpc: connection closed")
@@ -435,4 +455,14 @@ func (c *Conn) waitCond(ctx context.Context, ready func() bool) error {
 		c.cond.Wait()
 	}
 	return nil
+}
+
+// pingAck returns the channel of the Ping waiting for the ACK of data; r
+// may be nil (no Ping was ever sent).
+func (r *connRare) pingAck(data [8]byte) (chan struct{}, bool) {
+	if r == nil {
+		return nil, false
+	}
+	ack, ok := r.pings[data]
+	return ack, ok
 }

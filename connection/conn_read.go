@@ -370,7 +370,7 @@ func (c *Conn) readData(fh http2.FrameHeader) error {
 	ended := fh.Flags.Has(http2.FlagDataEndStream)
 	if n > 0 || ended {
 		c.emptyData = 0
-	} else if c.emptyData++; c.emptyData > c.cfg.MaxEmptyDataFrames {
+	} else if c.emptyData++; int(c.emptyData) > c.cfg.MaxEmptyDataFrames {
 		return fmt.Errorf("%w: more than %d empty DATA frames in a row", http2.ConnectionError(http2.ErrCodeEnhanceYourCalm), c.cfg.MaxEmptyDataFrames)
 	}
 	s, err := c.onDataReceived(fh.StreamID, size, n, ended)
@@ -574,9 +574,9 @@ func (c *Conn) onPing(f *http2.PingFrame) error {
 			close(c.shutdownAck)
 			c.shutdownAck = nil
 		}
-		if ack, ok := c.pings[f.Data]; ok {
+		if ack, ok := c.rare.pingAck(f.Data); ok {
 			close(ack)
-			delete(c.pings, f.Data)
+			delete(c.rare.pings, f.Data)
 		}
 		return nil
 	}
@@ -669,7 +669,9 @@ func (c *Conn) onGoAway(f *http2.GoAwayFrame) error {
 	c.mu.Lock()
 	c.goAwayRecv = true
 	c.goAwayID = f.LastStreamID
-	c.goAwayDebug = string(f.DebugData())
+	if d := f.DebugData(); len(d) > 0 {
+		c.rareLocked().goAwayDebug = string(d)
+	}
 	var refused []*Stream
 	if !c.server {
 		for id, s := range c.streams {

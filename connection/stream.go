@@ -2,7 +2,6 @@ package connection
 
 import (
 	"context"
-	"time"
 
 	"golang.org/x/net/http2"
 
@@ -298,7 +297,7 @@ func (c *Conn) removeLocked(s *Stream) {
 		s.counted = false
 		c.active--
 		if c.active == 0 {
-			c.idleSince = time.Now()
+			c.idleSince = monoNow()
 		}
 		c.cond.Broadcast()
 		c.closeIfDrainedLocked()

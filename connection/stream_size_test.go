@@ -25,3 +25,13 @@ func TestServerStreamSize(t *testing.T) {
 		t.Errorf("serverStream is %d bytes, over the 640-byte size class with its header", n)
 	}
 }
+
+// An idle connection costs its Conn: keep it within the 1024-byte size
+// class, which holds 1016 bytes and the runtime's 8-byte header (1104
+// bytes, in the 1152 class, with its rarely used fields inline and its
+// flags apart).
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 1016 {
+		t.Errorf("Conn is %d bytes, over the 1024-byte size class with its header", n)
+	}
+}
