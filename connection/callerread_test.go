@@ -209,3 +209,76 @@ func TestCallerReadFlood(t *testing.T) {
 	st.Cancel(status.New(status.Canceled, "enough"))
 	st.Finish()
 }
+
+// TestCallerReadsReply: on a client whose only stream exchanges messages
+// with the server, the reader parks once the caller has sent and does not
+// wait to receive, and the caller's ReadReply reads the reply itself and
+// parks the reader again (a reader goroutine delivering it would not
+// park: no reply is awaited then). Replies larger than a read are
+// finished by a reader goroutine, and the exchange goes on.
+func TestCallerReadsReply(t *testing.T) {
+	connection.SetIdleGrace(t, time.Minute) // only the caller's reading parks the reader
+	p := startPairWith(t, connection.Config{}, echo, nil)
+	unaryCall(t, p.cc, []byte("warm-up"))
+	st, err := p.cc.NewStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Finish()
+	*st.Send.Header() = requestHeader()
+	for i, n := range []int{1, 10, 100000, 1, 1} {
+		msg := pattern(n)
+		if err := st.Send.Send(msg, false); err != nil {
+			t.Fatal(err)
+		}
+		waitParked(t, p.cc)
+		st.ReadReply()
+		m, err := st.Recv.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Before the large message: after it, the server's WINDOW_UPDATE
+		// may come later and start a reader.
+		if i < 2 && !p.cc.Parked() {
+			t.Errorf("message %d: the reader was not parked again after the caller read the reply", i)
+		}
+		if !bytes.Equal(m.Data, msg) {
+			t.Errorf("message %d: %d bytes differ from the %d sent", i, len(m.Data), n)
+		}
+		m.Release()
+	}
+	if err := st.Send.Close(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv.Recv(); err != io.EOF {
+		t.Fatalf("end of call: %v, want io.EOF", err)
+	}
+}
+
+// TestCallerReadReplyCancel: cancelling a stream whose caller reads the
+// connection for its reply wakes the caller at once.
+func TestCallerReadReplyCancel(t *testing.T) {
+	connection.SetIdleGrace(t, time.Minute)
+	p := startGatedPair(t)
+	waitParked(t, p.cc)
+	st := sendRequest(t, p.cc, []byte("hold"))
+	var cancelled time.Time
+	var mu sync.Mutex
+	time.AfterFunc(20*time.Millisecond, func() {
+		mu.Lock()
+		cancelled = time.Now()
+		mu.Unlock()
+		st.Cancel(status.New(status.Canceled, "cancelled"))
+	})
+	st.ReadReply()
+	mu.Lock()
+	if cancelled.IsZero() || time.Since(cancelled) > 10*time.Second {
+		t.Errorf("ReadReply returned before the Cancel or long after it (%v)", cancelled)
+	}
+	mu.Unlock()
+	if _, err := st.Recv.Recv(); status.CodeOf(err) != status.Canceled {
+		t.Fatalf("Recv after Cancel: %v, want CANCELLED", err)
+	}
+	st.Finish()
+	unaryCall(t, p.cc, pattern(3))
+}
