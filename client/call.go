@@ -390,7 +390,6 @@ func (c *Call) recvMsg(m any) error {
 // message.
 func (c *Call) next() (msg stream.Message, err, herr error) {
 	st := c.st()
-	st.ReadReply()
 	msg, err = st.Recv.Recv()
 	for err != nil && err != io.EOF && c.retry(st) {
 		st = c.st()

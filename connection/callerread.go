@@ -37,57 +37,21 @@ var errYield = errors.New("caller has its response")
 // waiting. Otherwise it returns at once.
 func (s *Stream) ReadResponse() {
 	c := s.conn
-	if c.server {
-		return
-	}
-	c.mu.Lock()
-	s.awaitReply = false // ReadReply has nothing to add
-	c.mu.Unlock()
-	c.callerRead(s, false)
-}
-
-// ReadReply is ReadResponse for a streaming call's caller about to wait
-// for its next response message: when the reader is parked, s has no
-// message waiting and its caller has sent one since it last received, the
-// caller reads the connection until s has a message (or would stop as in
-// ReadResponse), and then parks the reader again if s is the only stream
-// open. A client whose only stream exchanges messages with the server
-// (ping-pong) then has no reader goroutine to wake per message: its
-// reader parks while the caller sends, when no one waits to receive
-// (callerMayRead), and the caller's next ReadReply takes it.
-func (s *Stream) ReadReply() {
-	c := s.conn
-	if c.server {
-		return
-	}
-	c.mu.Lock()
-	awaiting := s.awaitReply
-	s.awaitReply, s.receiving = false, true
-	c.mu.Unlock()
-	if awaiting && !s.Recv.Pending() {
-		c.callerRead(s, true)
-	}
-}
-
-// callerRead reads the connection on the caller's goroutine for s, if the
-// reader is parked: until s's response has ended, or, with untilMessage,
-// until s has a message to receive (ReadResponse, ReadReply).
-func (c *Conn) callerRead(s *Stream, untilMessage bool) {
 	// parked is only ever set where the reader may park (mayPark, which
 	// the reader may clear meanwhile: not read here).
-	if !c.parked.CompareAndSwap(true, false) {
+	if c.server || !c.parked.CompareAndSwap(true, false) {
 		return
 	}
 	// The reader's state is ours now, and the socket's: the poller may
 	// still report it, and finds c with its reader.
 	c.poller.disarm(c)
-	c.caller, c.callerMsg = s, untilMessage
+	c.caller = s
 	c.callerStream.Store(s)
 	err := c.readFrames()
 	c.mu.Lock()
 	c.callerStream.Store(nil) // no interrupt from here on
 	c.mu.Unlock()
-	c.caller, c.callerMsg = nil, false
+	c.caller = nil
 	if r := &c.rd; r.interrupted.Load() {
 		// Cancel's deadline is in the past: a reader, or linger, would
 		// fail on it.
@@ -96,7 +60,7 @@ func (c *Conn) callerRead(s *Stream, untilMessage bool) {
 	}
 	if err == errYield {
 		c.flushDue()
-		c.yieldReader(untilMessage && s.Recv.Pending())
+		c.yieldReader()
 		return
 	}
 	if errors.As(err, new(http2.ConnectionError)) {
@@ -120,18 +84,17 @@ func (c *Conn) callerDone() bool {
 	c.mu.Lock()
 	done := s.remoteEnded || s.resetErr != nil || c.err != nil || s.recv.avail <= 0
 	c.mu.Unlock()
-	return done || c.callerMsg && s.Recv.Pending()
+	return done
 }
 
-// yieldReader hands the reader on when a caller has read what it waited
-// for: to the idle poller when no stream is open, or when the caller's is
-// the only one and it has its message (lone: its caller comes back with
-// ReadReply), else to a new reader goroutine.
-func (c *Conn) yieldReader(lone bool) {
+// yieldReader hands the reader on when a caller has read its response: to
+// the idle poller when no stream is open, to a new reader goroutine when
+// some are.
+func (c *Conn) yieldReader() {
 	c.mu.Lock()
-	park := c.active == 0 || lone && c.active == 1
+	idle := c.active == 0
 	c.mu.Unlock()
-	if park && c.park() {
+	if idle && c.park() {
 		return
 	}
 	go c.readLoop()
@@ -156,28 +119,14 @@ func (c *Conn) interruptCaller(s *Stream) {
 	}
 }
 
-// callerMayRead reports whether a client's reader may park for its
-// callers to read: no stream is open (the next unary caller reads its
-// response, ReadResponse), or the only one has a caller that exchanges
-// messages with the server (it has waited for a reply before), has sent
-// one since it last received and does not wait: it will call ReadReply
-// next, and can read the reply itself. A caller that only sends (a
-// client-streaming upload) has never waited: the reader keeps reading the
-// server's WINDOW_UPDATEs, rather than parking after each.
-func (c *Conn) callerMayRead() bool {
+// idleClient reports whether c is a client connection with no stream open,
+// whose reader parks at once: the next caller reads for itself.
+func (c *Conn) idleClient() bool {
 	if c.server {
 		return false
 	}
-	var lone *Stream
 	c.mu.Lock()
 	idle := c.active == 0
-	if c.active == 1 && len(c.streams) == 1 {
-		for _, s := range c.streams {
-			if s.awaitReply && s.receiving {
-				lone = s
-			}
-		}
-	}
 	c.mu.Unlock()
-	return idle || lone != nil && !lone.Recv.Waiting()
+	return idle
 }

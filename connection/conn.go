@@ -33,15 +33,12 @@ type Conn struct {
 	// Parking (Conn.park): a reader with nothing to read for idleGrace
 	// exits, its socket watched by the idle poller, which starts a new
 	// reader when the peer sends something.
-	mayPark bool // set before the reader starts: it runs on goroutines of its own
-	server  bool // never changes; here, where it shares a word
-	// callerMsg is owned by the reader: its caller (below) reads until
-	// its stream has a message, not until its response ends (ReadReply).
-	callerMsg bool
-	parked    atomic.Bool // no reader runs: the first to clear it starts one
-	poller    *idlePoller // set by the first park (registerIdle)
-	pollID    uint64      // the poller's key for c
-	onEnd     func()      // called once the connection has finished (Start)
+	mayPark bool        // set before the reader starts: it runs on goroutines of its own
+	server  bool        // never changes; here, where it shares a word
+	parked  atomic.Bool // no reader runs: the first to clear it starts one
+	poller  *idlePoller // set by the first park (registerIdle)
+	pollID  uint64      // the poller's key for c
+	onEnd   func()      // called once the connection has finished (Start)
 
 	// A client's caller reading its own response (callerread.go).
 	caller       *Stream                // owned by the reader: the stream whose caller reads

@@ -198,12 +198,11 @@ func (c *Conn) awaitData() error {
 	}
 	r := &c.rd
 	for {
-		if c.caller == nil && r.fills != c.fillsAtStart && c.callerMayRead() {
-			// A client with no stream open, or whose only stream's
-			// caller is sending: its next caller reads its response
-			// itself (callerread.go). Not before this reader has read
-			// something: the socket that started it is readable, and
-			// parking again would only start another.
+		if c.caller == nil && r.fills != c.fillsAtStart && c.idleClient() {
+			// A client with no stream open: its next caller reads its
+			// response itself (callerread.go). Not before this reader
+			// has read something: the socket that started it is
+			// readable, and parking again would only start another.
 			c.flushDue()
 			if c.park() {
 				return errParked

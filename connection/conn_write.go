@@ -361,9 +361,6 @@ func (c *Conn) writeBatch(s *Stream, b stream.Batch) error {
 		c.mu.Unlock()
 		return err
 	}
-	if b.HasMessage && !c.server {
-		s.awaitReply = true
-	}
 	maxFrame := c.peer.maxFrameSize
 	limit := c.peer.maxHeaderListSize
 	if b.Header != nil {

@@ -31,10 +31,8 @@
 //     else the client sends starts another reader (inline.go); a client
 //     connection with no stream open parks its reader at once, and the
 //     unary caller that finds it parked reads its own response
-//     (Stream.ReadResponse, callerread.go); so does a streaming caller
-//     waiting for the reply to what it sent on the connection's only
-//     stream (Stream.ReadReply), the reader parking while it sends. The
-//     reader is whichever goroutine holds it: the one that cleared parked.
+//     (Stream.ReadResponse, callerread.go). The reader is whichever
+//     goroutine holds it: the one that cleared parked.
 //     After a connection error the reader reads on, discarding, until the
 //     peer closes or a second has passed (Conn.linger), so that the GOAWAY
 //     is not lost to the reset of a socket closed with unread data.

@@ -43,8 +43,6 @@ type Stream struct {
 	localEnded  bool // END_STREAM sent
 	refused     bool // the peer never processed it: safe to retry
 	cutShort    bool // server: END_STREAM is followed by RST_STREAM(CANCEL)
-	awaitReply  bool // client: a message was sent since the caller last received (ReadReply)
-	receiving   bool // client: its caller has waited for a reply (ReadReply): it will again
 
 	// lengthLeft is the DATA the peer's content-length still allows, -1
 	// without one. Owned by the reader.

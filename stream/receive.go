@@ -293,21 +293,6 @@ func (r *ReceiveStream) Recv() (Message, error) {
 	return q.m, nil
 }
 
-// Pending reports whether Recv would return without waiting: a message is
-// queued, or the stream has ended.
-func (r *ReceiveStream) Pending() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.head < len(r.queue) || r.closed
-}
-
-// Waiting reports whether a goroutine waits in Recv or Header.
-func (r *ReceiveStream) Waiting() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.waitMsg || r.waitHeader
-}
-
 // Header blocks until the stream's header block has arrived or the stream
 // has ended. It returns nil when the stream ended without one (a
 // trailers-only response, or a reset), with the error the stream ended with
