@@ -28,8 +28,8 @@ var Proto Codec = protoCodec{}
 type protoCodec struct{}
 
 var (
-	_ Codec = protoCodec{}
-	_ Sizer = protoCodec{}
+	_ Codec          = protoCodec{}
+	_ SizedMarshaler = protoCodec{}
 )
 
 // Sizer is what a Codec may add to say how large v's encoding will be, so
@@ -37,6 +37,18 @@ var (
 // growing one while marshalling.
 type Sizer interface {
 	Size(v any) int
+}
+
+// SizedMarshaler is what a Sizer may add to marshal a value it has just
+// measured without measuring it again: protobuf's Marshal walks the message
+// once to size it and once to encode it, and a caller that sized v for its
+// buffer (Size) would otherwise pay for the first walk twice.
+type SizedMarshaler interface {
+	Sizer
+	// MarshalSized is Marshal for a v that Size measured last, on the
+	// same goroutine, and that has not changed since. On any other v its
+	// output is undefined.
+	MarshalSized(dst []byte, v any) ([]byte, error)
 }
 
 // SizeHint returns c's estimate of v's encoded size when c is a Sizer, else
@@ -64,6 +76,20 @@ func (protoCodec) Marshal(dst []byte, v any) ([]byte, error) {
 		return dst, fmt.Errorf("method: proto codec: cannot marshal %T: not a proto.Message", v)
 	}
 	out, err := proto.MarshalOptions{}.MarshalAppend(dst, m)
+	if err != nil {
+		return dst, fmt.Errorf("method: proto codec: marshal %T: %w", v, err)
+	}
+	return out, nil
+}
+
+// MarshalSized marshals with the sizes Size left in the message and its
+// submessages (UseCachedSize), as grpc-go's proto codec does.
+func (protoCodec) MarshalSized(dst []byte, v any) ([]byte, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return dst, fmt.Errorf("method: proto codec: cannot marshal %T: not a proto.Message", v)
+	}
+	out, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, m)
 	if err != nil {
 		return dst, fmt.Errorf("method: proto codec: marshal %T: %w", v, err)
 	}

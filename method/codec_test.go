@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/h2grpc/h2grpc/method"
@@ -188,3 +189,31 @@ func TestProtoSizeHint(t *testing.T) {
 }
 
 type noSizer struct{ method.Codec }
+
+// MarshalSized, right after Size, encodes what Marshal does, nested
+// messages included (their sizes come from the cache Size filled in).
+func TestProtoMarshalSized(t *testing.T) {
+	sm := method.Proto.(method.SizedMarshaler)
+	msg := &structpb.ListValue{Values: []*structpb.Value{
+		structpb.NewStringValue("nested"),
+		structpb.NewListValue(&structpb.ListValue{Values: []*structpb.Value{structpb.NewNumberValue(1)}}),
+	}}
+	want, err := proto.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := []byte{1, 2, 3}
+	if n := sm.Size(msg); n != len(want) {
+		t.Fatalf("Size = %d, want %d", n, len(want))
+	}
+	got, err := sm.MarshalSized(bytes.Clone(prefix), msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, append(prefix, want...)) {
+		t.Errorf("MarshalSized = %x, want %x", got, append(prefix, want...))
+	}
+	if _, err := sm.MarshalSized(nil, "not a message"); err == nil {
+		t.Error("MarshalSized of a non-message: no error")
+	}
+}

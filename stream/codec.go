@@ -19,8 +19,16 @@ func Marshal(codec method.Codec, comp compression.Compressor, minSize int, v any
 	if v == nil {
 		return GetBuffer(0), false, nil
 	}
-	buf = GetBuffer(method.SizeHint(codec, v, 512))
-	data, err := codec.Marshal(buf.B, v)
+	var data []byte
+	if sm, ok := codec.(method.SizedMarshaler); ok {
+		// Measured once, for the buffer, and encoded without measuring
+		// again.
+		buf = GetBuffer(sm.Size(v))
+		data, err = sm.MarshalSized(buf.B, v)
+	} else {
+		buf = GetBuffer(method.SizeHint(codec, v, 512))
+		data, err = codec.Marshal(buf.B, v)
+	}
 	buf.B = data
 	if err != nil {
 		buf.Release()
