@@ -424,6 +424,9 @@ func (c *Conn) teardown(cause error, linger bool) {
 	for _, s := range streams {
 		s.fail(serr)
 	}
+	if c.deadlines != nil { // the reader's, which has stopped
+		c.deadlines.stop()
+	}
 	if linger {
 		c.linger()
 		c.nc.Close()
