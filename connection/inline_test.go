@@ -47,15 +47,8 @@ func startInlinePair(t *testing.T, cfg connection.Config, run func(*connection.S
 // ending the stream, as a unary call sends it.
 func unaryCall(t *testing.T, cc *connection.Conn, msg []byte) {
 	t.Helper()
-	st, err := cc.NewStream(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := sendRequest(t, cc, msg)
 	defer st.Finish()
-	*st.Send.Header() = requestHeader()
-	if err := st.Send.SendLast(msg, false, nil); err != nil {
-		t.Fatal(err)
-	}
 	checkEcho(t, st, msg)
 }
 
