@@ -154,7 +154,7 @@ func clientMain(w workload, clientStack, addr, ctlAddr string, t timing, stdout 
 	defer ctl.Close()
 	var s Sample
 	switch w.Kind {
-	case kindIdleConns:
+	case kindIdleConns, kindUsedConns:
 		s, err = runIdleConns(ctx, w, clientStack, addr, ctl.stats)
 	case kindIdleStreams:
 		s, err = runIdleStreams(ctx, w, clientStack, addr, ctl.stats)

@@ -53,7 +53,7 @@ func (f *flags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", "", "the server's stack (one process)")
 	fs.StringVar(&f.addr, "addr", "", "the server's address")
 	fs.StringVar(&f.ctl, "ctl", "", "the server's control address")
-	fs.StringVar(&f.kind, "workload", "", "the workload: unary, pingpong, stream, idle-conns, idle-streams")
+	fs.StringVar(&f.kind, "workload", "", "the workload: unary, pingpong, stream, idle-conns, idle-conns-used, idle-streams")
 	fs.IntVar(&f.size, "size", 0, "message bytes")
 	fs.IntVar(&f.conc, "conc", 1, "calls, streams or connections in flight")
 	fs.StringVar(&f.codec, "codec", codecProto, "proto or raw")

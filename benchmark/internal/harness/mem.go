@@ -19,10 +19,18 @@ const memParallel = 16
 // connection or stream is open, before they are measured.
 const memSettle = 200 * time.Millisecond
 
+// usedConnCalls is how many unary calls each connection of kindUsedConns
+// makes before it idles: enough to fill the HPACK tables of a stack that
+// indexes each call's grpc-timeout (about 75 calls fill 4 KiB).
+const usedConnCalls = 100
+
 // runIdleConns measures the memory an idle connection costs each side:
 // after a first connection (so one-time costs are not counted), it opens
 // w.N more from this process to the server and divides the growth of each
-// process's RSS and Go heap by N.
+// process's RSS and Go heap by N. For kindUsedConns each connection first
+// makes usedConnCalls unary calls of 1 byte each way, each with a
+// deadline of its own, as a long-lived connection does: what it keeps of
+// them (buffers, header tables) counts too.
 func runIdleConns(ctx context.Context, w workload, stack, addr string, server statsFunc) (Sample, error) {
 	var (
 		mu      sync.Mutex
@@ -33,7 +41,25 @@ func runIdleConns(ctx context.Context, w workload, stack, addr string, server st
 			c.Close()
 		}
 	}()
-	_, first, err := dial(ctx, stack, addr)
+	req := &testpb.SimpleRequest{ResponseSize: 1, Payload: &testpb.Payload{Body: body(1)}}
+	open := func() (io.Closer, error) {
+		cc, c, err := dial(ctx, stack, addr)
+		if err != nil || w.Kind != kindUsedConns {
+			return c, err
+		}
+		tc := testpb.NewTestServiceClient(cc)
+		for range usedConnCalls {
+			callCtx, cancel := context.WithTimeout(ctx, time.Minute)
+			_, err := tc.UnaryCall(callCtx, req)
+			cancel()
+			if err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
+		return c, nil
+	}
+	first, err := open()
 	if err != nil {
 		return Sample{}, err
 	}
@@ -43,7 +69,7 @@ func runIdleConns(ctx context.Context, w workload, stack, addr string, server st
 	}
 	return measureMem(ctx, w.N, server,
 		func() error {
-			_, c, err := dial(ctx, stack, addr)
+			c, err := open()
 			if err != nil {
 				return err
 			}

@@ -7,11 +7,12 @@ import (
 
 // The kinds of workload.
 const (
-	kindUnary       = "unary"        // unary calls, Conc in flight on one connection (TCP: Conc connections)
-	kindPingPong    = "pingpong"     // a message each way on Conc long-lived bidi streams of one connection
-	kindStream      = "stream"       // one server stream sending as fast as the client reads
-	kindIdleConns   = "idle-conns"   // memory held per idle connection
-	kindIdleStreams = "idle-streams" // memory held per open idle stream, on one connection
+	kindUnary       = "unary"           // unary calls, Conc in flight on one connection (TCP: Conc connections)
+	kindPingPong    = "pingpong"        // a message each way on Conc long-lived bidi streams of one connection
+	kindStream      = "stream"          // one server stream sending as fast as the client reads
+	kindIdleConns   = "idle-conns"      // memory held per idle connection
+	kindUsedConns   = "idle-conns-used" // the same, each connection idle after usedConnCalls unary calls
+	kindIdleStreams = "idle-streams"    // memory held per open idle stream, on one connection
 )
 
 // The codecs a workload's messages go through.
@@ -32,7 +33,7 @@ type workload struct {
 // name is the workload's identifier in group names, flags and JSON.
 func (w workload) name() string {
 	switch w.Kind {
-	case kindIdleConns, kindIdleStreams:
+	case kindIdleConns, kindUsedConns, kindIdleStreams:
 		return w.Kind
 	case kindStream:
 		return w.Kind + "-" + sizeName(w.Size)
@@ -49,6 +50,8 @@ func (w workload) label() string {
 	switch w.Kind {
 	case kindIdleConns:
 		return fmt.Sprintf("idle connection (%d)", w.N)
+	case kindUsedConns:
+		return fmt.Sprintf("idle connection after %d calls (%d)", usedConnCalls, w.N)
 	case kindIdleStreams:
 		return fmt.Sprintf("idle stream (%d on 1 conn)", w.N)
 	case kindStream:
@@ -176,6 +179,8 @@ func plan(conns, streams int) []group {
 	}
 	gs = append(gs,
 		group{modeMemory, workload{Kind: kindIdleConns, N: conns}, same},
+		// A quarter as many: each makes usedConnCalls calls first.
+		group{modeMemory, workload{Kind: kindUsedConns, N: max(conns/4, 1)}, same},
 		group{modeMemory, workload{Kind: kindIdleStreams, N: streams}, same})
 	return gs
 }

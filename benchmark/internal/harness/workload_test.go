@@ -36,6 +36,7 @@ func TestPlanCoversTheIssue(t *testing.T) {
 		"inproc/unary-1B-c1-raw":    {h2grpcPair, grpcgoPair},
 		"inproc/pingpong-1B-c1-raw": {h2grpcPair, grpcgoPair},
 		"mem/idle-conns":            {h2grpcPair, grpcgoPair},
+		"mem/idle-conns-used":       {h2grpcPair, grpcgoPair},
 		"mem/idle-streams":          {h2grpcPair, grpcgoPair},
 	}
 	got := map[string][]pairing{}
