@@ -63,6 +63,11 @@ type Conn struct {
 	// sentResponse is set by writers of DATA or HEADERS, and cleared by
 	// the reader at the client's PING (keepalive enforcement).
 	sentResponse atomic.Bool
+	// The encoder's table size (the peer's SETTINGS_HEADER_TABLE_SIZE, at
+	// most 4096), for an encoder made again after dropEncoder; and
+	// whether the peer's decoder may still hold entries of a dropped one.
+	hencLimit uint16
+	hencStale bool
 
 	// Owned by the reader goroutine.
 	deadlines   *deadlines // server streams' deadlines, made with the first (deadlineQueue)
@@ -170,6 +175,7 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 	c.fr.SetMaxReadFrameSize(cfg.MaxFrameSize)
 	c.fr.MaxHeaderListSize = cfg.MaxHeaderListSize
 	c.hdr.init(c.fr, cfg.MaxHeaderListSize) // the Framer's ReadMetaHeaders stays nil
+	c.hencLimit = 4096
 	c.send.n = initialWindow
 	c.recv.init(initialWindow)
 	if !server {
@@ -184,15 +190,38 @@ func newConn(nc net.Conn, cfg Config, server bool) *Conn {
 func (c *Conn) encoder() *headerEncoder {
 	if c.henc == nil {
 		c.henc = new(headerEncoder)
-		c.henc.Encoder = hpack.NewEncoder(&c.henc.buf)
+		e := hpack.NewEncoder(&c.henc.buf)
+		limit := uint32(c.hencLimit)
+		e.SetMaxDynamicTableSizeLimit(limit)
+		if c.hencStale {
+			// The peer's decoder still holds the dropped encoder's
+			// entries: the first block empties its table (a size update
+			// to 0, then back to the limit).
+			e.SetMaxDynamicTableSize(0)
+			e.SetMaxDynamicTableSize(limit)
+			c.hencStale = false
+		}
+		c.henc.Encoder = e
 	}
 	return c.henc
+}
+
+// dropEncoder lets go of the HPACK encoder and its table, which the next
+// header block makes again, empty; wmu must be held.
+func (c *Conn) dropEncoder() {
+	if c.henc != nil {
+		c.henc = nil
+		c.hencStale = true
+	}
 }
 
 // headerEncoder is the HPACK encoder with the buffer it encodes into.
 type headerEncoder struct {
 	*hpack.Encoder
 	buf bytes.Buffer
+	// timeoutNamed: a grpc-timeout was indexed, so its name is in the
+	// table (encodeHeader).
+	timeoutNamed bool
 }
 
 // start writes our preface (the client's magic, then SETTINGS and the

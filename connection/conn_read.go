@@ -231,6 +231,7 @@ func (c *Conn) awaitData() error {
 		if c.caller != nil {
 			continue // a caller waits for its response here, or was interrupted
 		}
+		c.releaseIdle()
 		if c.park() {
 			return errParked
 		}
@@ -258,6 +259,38 @@ func (c *Conn) park() bool {
 	c.mayPark = false
 	c.rd.disarmIdle()
 	return false
+}
+
+// releaseIdle gives back what a connection that has gone quiet holds from
+// its calls, made again by the next call that needs it: the header field
+// slice, an empty stream table and control queue, the deadline timer, and,
+// with no stream open, the HPACK encoder and its table. The reader calls
+// it before it parks after idleGrace without data, so a connection that
+// is busy keeps all of it, and one that has served calls and waits costs
+// about what a new one does. The HPACK decoder stays: its table is the
+// peer's to empty.
+func (c *Conn) releaseIdle() {
+	c.hdr.release()
+	if len(c.due) == 0 {
+		c.due = nil
+	}
+	if c.deadlines != nil && c.deadlines.release() {
+		c.deadlines = nil
+	}
+	c.mu.Lock()
+	open := len(c.streams) > 0
+	if !open {
+		c.streams = nil
+	}
+	if len(c.ctrl) == 0 && !c.writing {
+		c.ctrl, c.ctrlSpare = nil, nil
+	}
+	c.mu.Unlock()
+	if !open {
+		c.wmu.Lock()
+		c.dropEncoder()
+		c.wmu.Unlock()
+	}
 }
 
 // unpark starts a reader for a parked connection: its socket is readable,

@@ -295,6 +295,7 @@ func (c *Conn) writeCtrl(f *ctrlFrame) error {
 		return c.fr.WritePing(true, f.data)
 	case ctrlSettingsAck:
 		if f.n != 0 {
+			c.hencLimit = uint16(f.n - 1)
 			c.encoder().SetMaxDynamicTableSizeLimit(f.n - 1)
 		}
 		return c.fr.WriteSettingsAck()

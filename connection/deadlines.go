@@ -85,6 +85,21 @@ func (q *deadlines) stop() {
 	}
 }
 
+// release stops the timer when no deadline is pending, and reports
+// whether q may then be dropped: the reader, the only one that adds to q,
+// makes another with the next deadline (Conn.releaseIdle).
+func (q *deadlines) release() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.heap) > 0 {
+		return false
+	}
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	return true
+}
+
 // keptDeadlines is how many heap slots an empty heap keeps, so that calls
 // one after another reuse them.
 const keptDeadlines = 64

@@ -23,3 +23,40 @@ func (c *Conn) Parked() bool { return c.parked.Load() }
 
 // IdlePollAvailable reports whether connections park here.
 func IdlePollAvailable() bool { return idlePollAvailable() }
+
+// Retained lists what c still holds from its calls of what releaseIdle
+// gives back under c's locks; RetainedByReader the rest.
+func (c *Conn) Retained() []string {
+	var held []string
+	c.mu.Lock()
+	if c.streams != nil {
+		held = append(held, "stream table")
+	}
+	if c.ctrl != nil || c.ctrlSpare != nil {
+		held = append(held, "control queue")
+	}
+	c.mu.Unlock()
+	c.wmu.Lock()
+	if c.henc != nil {
+		held = append(held, "HPACK encoder")
+	}
+	c.wmu.Unlock()
+	return held
+}
+
+// RetainedByReader lists what c's reader still holds of what releaseIdle
+// gives back. Only for a connection that has ended (after its onEnd):
+// while it runs, a reader may start at any time.
+func (c *Conn) RetainedByReader() []string {
+	var held []string
+	if c.hdr.fields != nil || c.hdr.frame.Fields != nil {
+		held = append(held, "header fields")
+	}
+	if c.due != nil {
+		held = append(held, "due streams")
+	}
+	if c.deadlines != nil {
+		held = append(held, "deadlines")
+	}
+	return held
+}

@@ -47,6 +47,13 @@ func (r *headerReader) init(fr *http2.Framer, maxList uint32) {
 	r.fr, r.maxList = fr, maxList
 }
 
+// release lets go of the field slice kept between blocks, and of the last
+// frame, for a connection that has gone quiet (Conn.releaseIdle).
+func (r *headerReader) release() {
+	r.frame = http2.MetaHeadersFrame{}
+	r.fields = nil
+}
+
 // newDecoder makes the HPACK decoder, with the first header block: a
 // connection that never gets one (an idle one) does not hold it.
 func (r *headerReader) newDecoder() {
