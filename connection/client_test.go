@@ -3,6 +3,7 @@ package connection_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"testing/synctest"
@@ -286,6 +287,43 @@ func TestClientDataBeforeHeaders(t *testing.T) {
 		p.WriteHeaders(3, true, h2test.ResponseFields(h2test.TrailerFields("0")...))
 		if err := recvNow(t, st2); err != io.EOF {
 			t.Fatalf("second stream: Recv = %v, want io.EOF", err)
+		}
+	})
+}
+
+// TestClientTimeoutNotIndexed: a request's grpc-timeout in microseconds,
+// new at each call, goes out as a literal never indexed, so it takes no
+// place in either end's HPACK table, but for the first, indexed so that
+// the others name it by index. One in milliseconds, which calls close
+// together share, is indexed; so are the fields that repeat.
+func TestClientTimeoutNotIndexed(t *testing.T) {
+	bubble(t, func(t *testing.T, ctx context.Context) {
+		cl := startClient(t, ctx, connection.Config{})
+		p := cl.peer
+		p.Handshake()
+		for i, id := range []uint32{1, 3, 5, 7} {
+			st := cl.newCall(t, ctx)
+			timeout := fmt.Sprintf("%du", 1000000+i)
+			if i == 3 {
+				timeout = "1000m"
+			}
+			st.Send.Header().Timeout = timeout
+			if err := st.Send.SendLast([]byte("req"), false, nil); err != nil {
+				t.Fatalf("SendLast: %v", err)
+			}
+			h := p.Expect(http2.FrameHeaders, id)
+			for _, f := range h.Fields {
+				if f.Sensitive != (f.Name == "grpc-timeout" && i > 0 && i < 3) {
+					t.Errorf("call %d: field %s: never indexed %v", i, f.Name, f.Sensitive)
+				}
+			}
+			if got, want := h.Header("grpc-timeout"), timeout; got != want {
+				t.Errorf("call %d: grpc-timeout %q, want %q", i, got, want)
+			}
+			p.Expect(http2.FrameData, id)
+			respond(p, id, []byte("resp"))
+			expectCall(t, st, []byte("resp"))
+			st.Finish()
 		}
 	})
 }

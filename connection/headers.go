@@ -17,7 +17,22 @@ func (c *Conn) encodeHeader(h *stream.Header) []byte {
 	e := c.encoder()
 	e.buf.Reset()
 	visitFields(h, func(name, value string) {
-		e.WriteField(hpack.HeaderField{Name: name, Value: value})
+		hf := hpack.HeaderField{Name: name, Value: value}
+		if name == "grpc-timeout" {
+			// The time left, counted in micro- or nanoseconds (deadlines
+			// under 100 s), is new at each call: indexed, it would fill
+			// both ends' tables with entries never used again (about 75
+			// calls fill 4 KiB, then each evicts an older one), at an
+			// insertion and an eviction at each end per call. A coarser
+			// one repeats between calls close together, and indexed it
+			// costs the peer's decoder no allocation then. The first is
+			// indexed whatever its unit, so that the later ones refer to
+			// its name rather than spell it out (an allocation too).
+			unit := value[len(value)-1]
+			hf.Sensitive = e.timeoutNamed && (unit == 'u' || unit == 'n')
+			e.timeoutNamed = true
+		}
+		e.WriteField(hf)
 	})
 	for k, vs := range h.MD {
 		bin := metadata.IsBinKey(k)

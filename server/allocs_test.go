@@ -24,7 +24,7 @@ func (allocEcho) UnaryUnary(_ context.Context, r *pb.ExampleRequest) (*pb.Exampl
 // TestUnaryAllocs bounds what one unary call allocates, client and server
 // together in this process, through grpc-go's generated stubs on both
 // sides, with a deadline: the path the benchmarks measure. Counts are
-// deterministic; the bound leaves a little room above today's count (17
+// deterministic; the bound leaves a little room above today's count (16
 // in December 2026, of which about 8 are protobuf's, the generated code's
 // and the handler's; 27 before the server stream's context carried the
 // deadline itself), so a real regression fails, not noise.
