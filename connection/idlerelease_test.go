@@ -25,9 +25,9 @@ func TestIdleReleaseEmptiesPeerTable(t *testing.T) {
 		limit uint32 // the client's SETTINGS_HEADER_TABLE_SIZE; 0: not sent
 		reset []byte // how a block after a release starts
 	}{
-		{"default table", 0, []byte{0x20, 0x3f, 0xe1, 0x1f}}, // 0, then 4096
-		{"smaller table", 100, []byte{0x20, 0x3f, 0x45}},     // 0, then 100
-		{"no table", 1 << 16, []byte{0x20, 0x3f, 0xe1, 0x1f}},
+		{"default table", 0, []byte{0x20, 0x3f, 0xe1, 0x1f}},      // 0, then 4096
+		{"smaller table", 100, []byte{0x20, 0x3f, 0x45}},          // 0, then 100
+		{"larger table", 1 << 16, []byte{0x20, 0x3f, 0xe1, 0x1f}}, // we use 4096 at most
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !connection.IdlePollAvailable() {
